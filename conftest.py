@@ -1,0 +1,35 @@
+"""pytest configuration shared by the unit tests and nbval.
+
+- ``COURSE_FAST=1`` unless set otherwise: notebook outputs checked by nbval are recorded in
+  fast mode, and fast mode keeps the whole suite short.
+- Threads are split between xdist workers (two notebooks at a time must not fight over
+  every core).
+- At the end, one line per notebook with its execution time.
+"""
+import os
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("COURSE_FAST", "1")
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+_threads = max(1, (os.cpu_count() or 1) // _workers)
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, str(_threads))
+
+NOTEBOOK_BUDGET_S = 120
+_notebook_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _notebook_seconds[path] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _notebook_seconds:
+        return
+    terminalreporter.section("notebook execution times")
+    for path, seconds in sorted(_notebook_seconds.items()):
+        flag = "  OVER THE 2-MINUTE FAST-MODE BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
+        terminalreporter.write_line(f"{seconds:7.1f} s  {Path(path)}{flag}")

@@ -1,0 +1,143 @@
+"""The course's models: architectures, committed checkpoints, and ImageNet's ResNet-18.
+
+Conventions every image model here follows (the lessons rely on them):
+
+- inputs are images in [0, 1], shape (N, C, H, W); normalisation is the model's first layer,
+  so attacks and explanations work in pixel space (Kolter and Madry's tutorial);
+- every ReLU is its own module and none is in-place, because DeepLIFT (captum's DeepLift)
+  and backward hooks (guided backprop, Grad-CAM) break on reused or in-place ReLUs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["Normalize", "mnist_cnn", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class Normalize(nn.Module):
+    """Per-channel ``(x - mean) / std`` as a layer, so models take images in [0, 1]."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def mnist_cnn() -> nn.Sequential:
+    """A small CNN for 1x28x28 MNIST digits in [0, 1]; 10 logits out (about 0.4 M weights).
+
+    Layers are named (``model.conv2``, ``model.relu3``, ...) and each ReLU is distinct.
+    """
+    model = nn.Sequential(OrderedDict([
+        ("normalize", Normalize(MNIST_MEAN, MNIST_STD)),
+        ("conv1", nn.Conv2d(1, 32, 3, padding=1)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(32, 64, 3, padding=1)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(64 * 7 * 7, 128)), ("relu3", nn.ReLU()),
+        ("fc2", nn.Linear(128, 10)),
+    ]))
+    model.course_name = "mnist_cnn"
+    return model
+
+
+def resnet18_imagenet_architecture() -> nn.Sequential:
+    """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
+    from torchvision.models import resnet18
+
+    model = nn.Sequential(OrderedDict([("normalize", Normalize(IMAGENET_MEAN, IMAGENET_STD)),
+                                       ("resnet", resnet18(weights=None))]))
+    model.course_name = "resnet18_imagenet"
+    return model
+
+
+# name -> function building the untrained architecture. Checkpoints of the course's own
+# models live in data/checkpoints/<name>.pt with <name>.json (sha256, accuracy, how trained).
+PRETRAINED: dict[str, Callable[[], nn.Module]] = {
+    "mnist_cnn": mnist_cnn,
+    "resnet18_imagenet": resnet18_imagenet_architecture,
+}
+
+_GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
+    "mnist_cnn": lambda model: model.conv2,
+    "resnet18_imagenet": lambda model: model.resnet.layer4,
+}
+
+
+def checkpoint_path(name: str) -> Path:
+    """Where the course's checkpoint for ``name`` is committed (``data/checkpoints``)."""
+    return CHECKPOINT_DIR / f"{name}.pt"
+
+
+def _check_name(name: str) -> None:
+    if name not in PRETRAINED:
+        raise ValueError(f"name must be one of {', '.join(map(repr, PRETRAINED))}; got {name!r}.")
+
+
+def _load_course_checkpoint(name: str) -> dict:
+    path = checkpoint_path(name)
+    card_path = path.with_suffix(".json")
+    if not path.is_file() or not card_path.is_file():
+        raise FileNotFoundError(
+            f"No checkpoint for {name!r} at {path}. Train it with `python -m course_utils.train {name}` "
+            "from the course's folder (or clone the whole repository, which includes it)."
+        )
+    expected = json.loads(card_path.read_text())["sha256"]
+    got = hashlib.sha256(path.read_bytes()).hexdigest()
+    if got != expected:
+        raise ValueError(f"Checkpoint {path} is corrupted: sha256 {got}, expected {expected} "
+                         f"(from {card_path.name}). Restore it with git or retrain it.")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.Module:
+    """A trained model of the course, in eval mode, on ``device`` (default: CPU).
+
+    Parameters
+    ----------
+    name : str
+        ``"mnist_cnn"`` (trained by ``python -m course_utils.train mnist_cnn``; >= 98.5% test
+        accuracy) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
+        through :func:`course_utils.data.fetch`: needs the internet or ``COURSE_DATA_MIRROR``).
+    device : torch.device or str, optional
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or a checkpoint whose sha256 does not match its card.
+    course_utils.data.DataUnavailableError
+        ImageNet weights requested where they cannot be fetched.
+    """
+    from . import data
+
+    _check_name(name)
+    model = PRETRAINED[name]()
+    if name == "resnet18_imagenet":
+        state = torch.load(data.fetch("torch_hub/checkpoints/resnet18-f37072fd.pth"),
+                           map_location="cpu", weights_only=True)
+        model.resnet.load_state_dict(state)
+    else:
+        model.load_state_dict(_load_course_checkpoint(name))
+    return model.to(device or "cpu").eval()
+
+
+def gradcam_layer(model: nn.Module) -> nn.Module:
+    """The layer the course uses for Grad-CAM on one of its models (the last convolution block)."""
+    name = getattr(model, "course_name", None)
+    if name not in _GRADCAM_LAYERS:
+        known = ", ".join(map(repr, _GRADCAM_LAYERS))
+        raise ValueError(f"model must be one of the course's models ({known}); got one named {name!r}.")
+    return _GRADCAM_LAYERS[name](model)

@@ -1,0 +1,160 @@
+"""Figures of the course. Helpers take an ``ax`` (or make one) and return it; none calls ``plt.show()``.
+
+Signed attributions are drawn on a diverging colour map centred at zero (red: evidence
+for the class, blue: against); non-negative maps such as Grad-CAM on a sequential one.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "COURSE_STYLE",
+    "use_course_style",
+    "to_image_array",
+    "show_image",
+    "show_attribution",
+    "show_heatmap",
+    "image_grid",
+    "bar_weights",
+]
+
+COURSE_STYLE = {
+    "figure.dpi": 90,
+    "figure.figsize": (6.0, 4.0),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titlesize": 11,
+    "image.cmap": "gray",
+}
+SIGNED_CMAP = "RdBu_r"
+HEAT_CMAP = "inferno"
+
+
+def use_course_style() -> None:
+    """Apply the course's matplotlib style (``setup_notebook`` calls this once)."""
+    plt.rcParams.update(COURSE_STYLE)
+
+
+def to_image_array(image) -> np.ndarray:
+    """A tensor or array image (CHW, HWC or HW) as a numpy HxW or HxWxC array."""
+    if hasattr(image, "detach"):
+        image = image.detach().cpu().numpy()
+    image = np.asarray(image)
+    if image.ndim == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3):
+        image = image.transpose(1, 2, 0)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be HW, HWC or CHW, got shape {image.shape}.")
+    return image
+
+
+def _to_map(attr) -> np.ndarray:
+    """Reduce an attribution to 2-D by summing over a channel axis."""
+    attr = to_image_array(attr)
+    return attr.sum(axis=-1) if attr.ndim == 3 else attr
+
+
+def _axis(ax):
+    return ax if ax is not None else plt.subplots(figsize=(3, 3))[1]
+
+
+def _finish(ax, title):
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_image(image, *, ax=None, title: str | None = None, cmap: str = "gray"):
+    """Draw an image (tensor or array, CHW/HWC/HW, values in [0, 1] or uint8)."""
+    ax = _axis(ax)
+    array = to_image_array(image)
+    ax.imshow(array, cmap=cmap if array.ndim == 2 else None,
+              vmin=0, vmax=255 if array.dtype == np.uint8 else 1)
+    return _finish(ax, title)
+
+
+def show_attribution(attr, image=None, *, ax=None, title: str | None = None, alpha: float = 0.75,
+                     colorbar: bool = False, limit: float | None = None):
+    """Draw a signed attribution map on a diverging colour map centred at zero.
+
+    Parameters
+    ----------
+    attr : array-like or torch.Tensor
+        HW, CHW or HWC; channels are summed.
+    image : array-like, optional
+        Drawn in gray underneath, the map on top with transparency ``alpha``.
+    limit : float, optional
+        Colour range [-limit, limit]; default the largest absolute value (so 0 is white).
+    """
+    ax = _axis(ax)
+    heat = _to_map(attr)
+    limit = float(np.abs(heat).max()) if limit is None else float(limit)
+    limit = limit if limit > 0 else 1.0
+    if image is not None:
+        gray = to_image_array(image)
+        gray = gray.mean(axis=-1) if gray.ndim == 3 else gray
+        ax.imshow(gray, cmap="gray")
+    shown = ax.imshow(heat, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, alpha=alpha if image is not None else 1.0)
+    if colorbar:
+        ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    return _finish(ax, title)
+
+
+def show_heatmap(heat, image=None, *, ax=None, title: str | None = None, alpha: float = 0.5):
+    """Draw a non-negative map (Grad-CAM, a mask) over an optional image, scaled to its maximum."""
+    ax = _axis(ax)
+    heat = _to_map(heat)
+    if image is not None:
+        show_image(image, ax=ax)
+    top = float(heat.max()) if heat.max() > 0 else 1.0
+    ax.imshow(heat, cmap=HEAT_CMAP, vmin=0, vmax=top, alpha=alpha if image is not None else 1.0)
+    return _finish(ax, title)
+
+
+def image_grid(images: Sequence, *, titles: Sequence[str] | None = None, ncols: int = 5,
+               size: float = 1.8, cmap: str = "gray"):
+    """Draw images in a grid; return ``(fig, axes)`` with ``axes`` flat."""
+    n = len(images)
+    if n == 0:
+        raise ValueError("images must contain at least one image, got an empty sequence.")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    axes = axes.ravel()
+    for i, ax in enumerate(axes):
+        if i < n:
+            show_image(images[i], ax=ax, title=None if titles is None else titles[i], cmap=cmap)
+        else:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig, axes
+
+
+def bar_weights(weights, names: Sequence[str], *, ax=None, top_k: int | None = None, title: str | None = None):
+    """Horizontal bars of signed feature weights, largest magnitude on top.
+
+    Positive weights (evidence for the class) are red, negative ones blue.
+    """
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 1 or len(weights) != len(names):
+        raise ValueError(f"weights must be 1-D with one value per name ({len(names)}), got shape {weights.shape}.")
+    order = np.argsort(-np.abs(weights))[: top_k or len(weights)][::-1]
+    if ax is None:
+        ax = plt.subplots(figsize=(5, 0.35 * len(order) + 1))[1]
+    colors = [plt.get_cmap(SIGNED_CMAP)(0.85 if w > 0 else 0.15) for w in weights[order]]
+    ax.barh([str(names[i]) for i in order], weights[order], color=colors)
+    ax.axvline(0, color="black", linewidth=0.8)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,98 @@
+"""Permutation feature importance and explanation by example (lesson 01).
+
+Permutation importance (Breiman, "Random Forests", Machine Learning 45, 2001; model-agnostic
+form in Fisher, Rudin and Dominici, JMLR 2019): the drop in a model's score when one
+feature's column is shuffled, which breaks its link with the target while keeping its
+distribution. scikit-learn's ``sklearn.inspection.permutation_importance`` is the library
+version; this one is short enough to read and is tested against it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..exercises import Exercise
+from ..validation import check_array, check_positive_int
+
+__all__ = ["accuracy", "permutation_drop", "permutation_importance", "nearest_neighbours", "EXERCISES"]
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Fraction of predictions equal to the labels."""
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def permutation_drop(predict: Callable, X: np.ndarray, y: np.ndarray, column: int,
+                     rng: np.random.Generator) -> float:
+    """Accuracy on ``X`` minus accuracy with column ``column`` shuffled by ``rng.permutation(len(X))``."""
+    shuffled = X.copy()
+    shuffled[:, column] = X[rng.permutation(len(X)), column]
+    return accuracy(y, predict(X)) - accuracy(y, predict(shuffled))
+
+
+def permutation_importance(predict: Callable, X, y, *, n_repeats: int = 5,
+                           rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over ``n_repeats`` shuffles of each feature's accuracy drop.
+
+    Parameters
+    ----------
+    predict : callable
+        Maps an (n, d) array to n labels.
+    X : array-like, shape (n, d)
+    y : array-like, shape (n,)
+    n_repeats : int, default 5
+    rng : numpy.random.Generator or int, optional
+
+    Returns
+    -------
+    means, stds : numpy.ndarray
+        Shape (d,) each.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> means, _ = permutation_importance(lambda Z: (Z[:, 0] > 0).astype(int), X, (X[:, 0] > 0).astype(int))
+    >>> bool(means[0] > 0.3), float(means[1]), float(means[2])
+    (True, 0.0, 0.0)
+    """
+    X = check_array("X", X, ndim=2)
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"y must have one label per row of X ({len(X)}), got {len(y)}.")
+    n_repeats = check_positive_int("n_repeats", n_repeats)
+    rng = np.random.default_rng(rng)
+    drops = np.array([[permutation_drop(predict, X, y, j, rng) for _ in range(n_repeats)]
+                      for j in range(X.shape[1])])
+    return drops.mean(axis=1), drops.std(axis=1)
+
+
+def nearest_neighbours(X_train: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` rows of ``X_train`` closest to ``x`` (Euclidean), nearest first."""
+    distances = np.linalg.norm(np.asarray(X_train, float) - np.asarray(x, float), axis=1)
+    return np.argsort(distances, kind="stable")[:k]
+
+
+def _threshold_model(Z: np.ndarray) -> np.ndarray:
+    return (Z[:, 0] + 0.5 * Z[:, 1] > 0).astype(int)
+
+
+def _drop_cases(rng: np.random.Generator) -> list[tuple]:
+    X = rng.normal(size=(300, 4))
+    y = _threshold_model(X)
+    return [(_threshold_model, X, y, j, np.random.default_rng(j)) for j in range(4)]
+
+
+def _neighbour_cases(rng: np.random.Generator) -> list[tuple]:
+    X = rng.normal(size=(50, 3))
+    return [(X, X[7] + 0.01, 1), (X, rng.normal(size=3), 5)]
+
+
+EXERCISES = {
+    "1.1": Exercise("1.1", "permutation drop", permutation_drop, _drop_cases,
+                    "copy X, replace column `column` by X[rng.permutation(len(X)), column] (call "
+                    "rng.permutation exactly once), then subtract the two accuracies."),
+    "1.2": Exercise("1.2", "nearest neighbours", nearest_neighbours, _neighbour_cases,
+                    "compute the Euclidean distance of every row to x (np.linalg.norm with axis=1), "
+                    "then np.argsort(..., kind='stable')[:k]."),
+}

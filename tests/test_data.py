@@ -1,0 +1,164 @@
+"""course_utils.data: the registry, verified and atomic fetch, mirror handling, loaders."""
+import hashlib
+import http.server
+import threading
+import urllib.error
+from functools import partial
+
+import numpy as np
+import pytest
+
+from course_utils import data
+
+SMALL = "text/readme.txt"  # 1 KB: quick to move around
+
+
+def _no_downloads(monkeypatch):
+    """Make every canonical URL unreachable, as on a machine without internet."""
+    def unreachable(url):
+        def blocks():
+            raise urllib.error.URLError("Name or service not known (simulated offline)")
+            yield  # pragma: no cover
+        return blocks
+    monkeypatch.setattr(data, "_url_blocks", unreachable)
+
+
+def _leftovers(folder):
+    return [p.name for p in folder.rglob("*") if p.is_file() and p.name.endswith(".part")]
+
+
+def test_registry_entries_are_complete():
+    assert len(data.REGISTRY) >= 24
+    for name, entry in data.REGISTRY.items():
+        assert entry.path == name
+        assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0
+        assert entry.url.startswith("https://") and entry.size > 0 and entry.license
+    assert "torch_hub/checkpoints/resnet18-f37072fd.pth" in data.REGISTRY
+
+
+def test_registry_is_read_only():
+    with pytest.raises(TypeError):
+        data.REGISTRY["x"] = None
+
+
+def test_fetch_from_mirror_folder(empty_cache, mirror_dir, monkeypatch):
+    _no_downloads(monkeypatch)
+    path = data.fetch(SMALL)
+    assert path == empty_cache / SMALL
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == data.REGISTRY[SMALL].sha256
+
+
+def test_fetch_from_mirror_url(empty_cache, mirror_dir, monkeypatch):
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror_dir))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("COURSE_DATA_MIRROR", f"http://127.0.0.1:{server.server_address[1]}/")
+        assert data.fetch(SMALL).read_bytes() == (mirror_dir / SMALL).read_bytes()
+    finally:
+        server.shutdown()
+
+
+def test_sha_mismatch_in_mirror_is_rejected(empty_cache, tmp_path, monkeypatch):
+    fake = tmp_path / "fake_mirror"
+    (fake / "text").mkdir(parents=True)
+    (fake / SMALL).write_bytes(b"not the real readme")
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake))
+    _no_downloads(monkeypatch)
+    with pytest.raises(data.DataUnavailableError) as info:
+        data.fetch(SMALL)
+    message = str(info.value)
+    assert "sha256 mismatch" in message and SMALL in message and "COURSE_DATA_MIRROR" in message
+    assert not (empty_cache / SMALL).exists()
+    assert _leftovers(empty_cache) == []
+
+
+def test_corrupted_cache_is_fetched_again(empty_cache, mirror_dir, capsys):
+    path = data.fetch(SMALL)
+    path.write_bytes(b"corrupted")
+    again = data.fetch(SMALL)
+    assert hashlib.sha256(again.read_bytes()).hexdigest() == data.REGISTRY[SMALL].sha256
+    assert "corrupted" in capsys.readouterr().out
+
+
+def test_offline_without_mirror_names_file_url_and_variable(empty_cache, monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
+    _no_downloads(monkeypatch)
+    with pytest.raises(data.DataUnavailableError) as info:
+        data.fetch(SMALL)
+    message = str(info.value)
+    assert SMALL in message and data.REGISTRY[SMALL].url in message and "COURSE_DATA_MIRROR" in message
+
+
+def test_interrupted_download_leaves_no_file(empty_cache, monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
+
+    def breaks_halfway(url):
+        def blocks():
+            yield b"x" * 100
+            raise OSError("connection reset (simulated)")
+        return blocks
+
+    monkeypatch.setattr(data, "_url_blocks", breaks_halfway)
+    with pytest.raises(data.DataUnavailableError, match="connection reset"):
+        data.fetch(SMALL)
+    assert not (empty_cache / SMALL).exists()
+    assert _leftovers(empty_cache) == []
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(KeyError) as info:
+        data.fetch("mnist/not-a-file.gz")
+    assert "not-a-file" in str(info.value) and "tabular/adult.data" in str(info.value)
+
+
+def test_cache_dir_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert data.cache_dir() == tmp_path.resolve()
+
+
+def test_resnet_weights_missing_offline_names_the_mirror(empty_cache, mirror_dir, monkeypatch):
+    from course_utils import load_pretrained
+
+    _no_downloads(monkeypatch)
+    with pytest.raises(data.DataUnavailableError) as info:
+        load_pretrained("resnet18_imagenet")
+    message = str(info.value)
+    assert "torch_hub/checkpoints/resnet18-f37072fd.pth" in message and "COURSE_DATA_MIRROR" in message
+
+
+@pytest.mark.usefixtures("mirror_dir")
+def test_mnist_loader_shapes_and_range():
+    dataset = data.mnist("test")
+    image, label = dataset[0]
+    assert len(dataset) == 10_000 and tuple(image.shape) == (1, 28, 28) and 0 <= image.min() <= image.max() <= 1
+    X, y = data.mnist_tensors("test", n=50)
+    assert tuple(X.shape) == (50, 1, 28, 28) and int(y[0]) == label
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.mnist("validation")
+
+
+@pytest.mark.usefixtures("mirror_dir")
+@pytest.mark.parametrize("loader, rows, target", [
+    (data.adult, 30162, "income_gt_50k"), (data.pima, 768, "diabetes"), (data.law_school, 21791, "ZFYA"),
+    (data.german_credit, 1000, "good_credit"), (data.compas, 6172, "two_year_recid"),
+])
+def test_tabular_loaders(loader, rows, target):
+    table = loader()
+    assert len(table.frame) == rows and table.target == target and table.target not in table.features
+    X, categories = table.encoded()
+    assert X.shape == (rows, len(table.features)) and np.isfinite(X).all()
+    assert set(categories) == {table.features.index(c) for c in table.categorical}
+
+
+@pytest.mark.usefixtures("mirror_dir")
+def test_sentiment_and_photo_loaders():
+    sentences = data.sentiment()
+    assert len(sentences) == 3000 and set(sentences.label) == {0, 1}
+    assert set(sentences.source) == {"imdb", "amazon", "yelp"}
+    image = data.photo("cat_dog")
+    assert image.shape == (480, 640, 3) and image.dtype == np.uint8
+    with pytest.raises(ValueError, match="cat_dog"):
+        data.photo("unicorn")
