@@ -105,8 +105,9 @@ def cell_sources(source_path: Path, version: str, target: Path) -> list[tuple[st
     cells = []
     for index, (kind, text) in enumerate(parse_percent(source_path.read_text(encoding="utf-8"))):
         if kind == "markdown":
-            text = _MD_BLOCK.sub("" if version == "student" else r"\g<0>", text)
-            if version == "solution":
+            if version == "student":
+                text = _MD_BLOCK.sub("", text)
+            else:
                 text = text.replace("<!-- BEGIN SOLUTION -->\n", "").replace("<!-- END SOLUTION -->", "")
             if index == 0:
                 text = _badge(target) + "\n\n" + text
