@@ -201,16 +201,26 @@ plot_tree(tree[-1], max_depth=2, feature_names=[readable[n] for n in tree_names]
 plt.show()
 
 # %%
+scaler = encoder.named_transformers_["numeric"]
+
+
+def readable_rule(column, threshold, goes_left):
+    """A split of the tree in the data's own terms: categories by name, numbers in their units."""
+    name = readable[tree_names[column]]
+    if "=" in name:  # a one-hot column: <= 0.5 means "not this category"
+        feature, value = name.split("=", 1)
+        return f"{feature} {'!=' if goes_left else '=='} {value}"
+    j = numeric_columns.index(feature_names.index(name))
+    return f"{name} {'<=' if goes_left else '>'} {threshold * scaler.scale_[j] + scaler.mean_[j]:.1f}"
+
+
 def decision_path_rules(pipeline, x):
     """The rules a tree pipeline applies to one raw row ``x``."""
-    encoded = pipeline[0].transform(x[None])
+    encoded = pipeline[0].transform(x[None])[0]
     fitted = pipeline[-1].tree_
-    rules = []
-    for node in pipeline[-1].decision_path(encoded).indices[:-1]:
-        name = readable[tree_names[fitted.feature[node]]]
-        value = encoded[0, fitted.feature[node]]
-        rules.append(f"{name} {'<=' if value <= fitted.threshold[node] else '>'} {fitted.threshold[node]:.2f}")
-    return rules
+    return [readable_rule(fitted.feature[node], fitted.threshold[node],
+                          encoded[fitted.feature[node]] <= fitted.threshold[node])
+            for node in pipeline[-1].decision_path(encoded[None]).indices[:-1]]
 
 
 person = X_test[0]
@@ -218,7 +228,8 @@ print("rules for test person 0:", " AND ".join(decision_path_rules(tree, person)
 print("prediction:", ">50K" if tree.predict(person[None])[0] else "<=50K", "| truth:", ">50K" if y_test[0] else "<=50K")
 
 # %% [markdown]
-# (Numeric thresholds are in standard deviations, since the tree sees standardised inputs.)
+# (The tree figure shows thresholds in standard deviations, since the tree sees
+# standardised inputs; the rules above are translated back into the data's units.)
 #
 # ### Nearest neighbours: examples
 #
@@ -283,10 +294,12 @@ from sklearn.inspection import permutation_importance as sklearn_permutation_imp
 
 from course_utils.xai.permutation import permutation_importance
 
-n_repeats = pick(full=10, fast=3)
+n_repeats = pick(full=5, fast=3)
+n_explain = pick(full=5000, fast=3000)  # rows to shuffle: enough for stable means
+X_explain, y_explain = X_test[:n_explain], y_test[:n_explain]
 forest = models["random forest (200 trees)"]
-ours, ours_std = permutation_importance(forest.predict, X_test, y_test, n_repeats=n_repeats, rng=ctx.rng)
-library = sklearn_permutation_importance(forest, X_test, y_test, n_repeats=n_repeats, random_state=0)
+ours, ours_std = permutation_importance(forest.predict, X_explain, y_explain, n_repeats=n_repeats, rng=ctx.rng)
+library = sklearn_permutation_importance(forest, X_explain, y_explain, n_repeats=n_repeats, random_state=0)
 importance = pd.DataFrame({"ours": ours, "ours (std)": ours_std, "scikit-learn": library.importances_mean},
                           index=feature_names).sort_values("ours", ascending=False)
 importance.round(4)
@@ -302,7 +315,7 @@ print("same top-3 features:", top_ours == top_library)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
 for ax, name in zip(axes, ["random forest (200 trees)", "neural network (64-32)"]):
-    means, stds = permutation_importance(models[name].predict, X_test, y_test, n_repeats=n_repeats, rng=ctx.rng)
+    means, stds = permutation_importance(models[name].predict, X_explain, y_explain, n_repeats=n_repeats, rng=ctx.rng)
     order = np.argsort(means)
     ax.barh(np.array(feature_names)[order], means[order], xerr=stds[order], color="tab:gray")
     ax.set_title(name)
