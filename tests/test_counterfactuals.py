@@ -71,8 +71,8 @@ def test_lambda_schedule_returns_the_first_valid_lambda():
         calls.append(lam)
         return np.array([lam]), 1.0 / lam
 
-    x_cf, lam = lambda_schedule(solve, 0.5, 0.1, 10)
-    assert calls == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0] and lam == 16.0 and x_cf.tolist() == [16.0]
+    x_cf = lambda_schedule(solve, 0.5, 0.1, 10)
+    assert calls == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0] and x_cf.tolist() == [16.0]
     with pytest.raises(RuntimeError, match="after 3 values of lambda"):
         lambda_schedule(solve, 0.5, 0.1, 3)
 

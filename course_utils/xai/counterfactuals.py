@@ -131,7 +131,7 @@ def wachter_loss(prediction: torch.Tensor, target: float, x: torch.Tensor, x_cf:
     return lam * (prediction - target) ** 2 + mad_distance(x, x_cf, mad)
 
 
-def lambda_schedule(solve: Callable[[float], tuple], lam_init: float, tol: float, max_rounds: int) -> tuple:
+def lambda_schedule(solve: Callable[[float], tuple], lam_init: float, tol: float, max_rounds: int):
     """Double lambda until ``solve(lam)`` returns a valid counterfactual: the reference of exercise 6.3.
 
     Parameters
@@ -146,8 +146,8 @@ def lambda_schedule(solve: Callable[[float], tuple], lam_init: float, tol: float
 
     Returns
     -------
-    (x_cf, lam)
-        The first solution with ``gap <= tol`` and its lambda.
+    x_cf
+        The first solution with ``gap <= tol``.
 
     Raises
     ------
@@ -158,7 +158,7 @@ def lambda_schedule(solve: Callable[[float], tuple], lam_init: float, tol: float
     for _ in range(max_rounds):
         x_cf, gap = solve(lam)
         if gap <= tol:
-            return x_cf, lam
+            return x_cf
         lam *= 2
     raise RuntimeError(f"no valid counterfactual after {max_rounds} values of lambda; the last gap was {gap:.3g}.")
 
@@ -493,7 +493,7 @@ def _loss_cases(rng: np.random.Generator) -> list[tuple]:
 
 
 def _toy_solve(lam: float, gap_at_one: float) -> tuple[np.ndarray, float]:
-    """A stand-in for "minimise the loss at this lambda": the gap shrinks like 1/lambda."""
+    """A stand-in for "minimise the loss at this lambda": the gap shrinks like 1/lambda (x_cf shows lambda)."""
     return np.array([1.0 - 1.0 / (1.0 + lam), lam]), gap_at_one / lam
 
 
@@ -509,6 +509,6 @@ EXERCISES = {
     "6.2": Exercise("6.2", "Wachter's loss", wachter_loss, _loss_cases,
                     "lam * (prediction - target) ** 2 + mad_distance(x, x_cf, mad)."),
     "6.3": Exercise("6.3", "the lambda schedule", lambda_schedule, _schedule_cases,
-                    "start at lam = lam_init; call x_cf, gap = solve(lam); return (x_cf, lam) as soon as "
+                    "start at lam = lam_init; call x_cf, gap = solve(lam); return x_cf as soon as "
                     "gap <= tol, otherwise double lam; try at most max_rounds values."),
 }
