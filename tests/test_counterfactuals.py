@@ -98,6 +98,28 @@ def test_l1_mad_picks_the_cheapest_feature_and_the_exact_distance(x):
     assert needed - 1e-3 <= distance <= exact + 1e-3
 
 
+class Curved(nn.Module):
+    """sigmoid(2 x0 + x1^2 - 2): nonlinear in x1, so the cheapest change is not obvious."""
+
+    def forward(self, X):
+        return torch.sigmoid(2 * X[:, 0] + X[:, 1] ** 2 - 2)
+
+
+@pytest.mark.parametrize("x, scale", [([-1.0, 0.5], [1.0, 0.5]), ([-1.0, 1.5], [1.0, 0.25]), ([0.2, -0.3], [0.3, 1.0])])
+def test_nonlinear_model_matches_a_grid_search(x, scale):
+    x, scale, tol = np.array(x), np.array(scale), 0.05
+    x_cf = wachter(Curved(), x, target=0.5, mad=scale, tol=tol)
+    assert abs(_predict(Curved(), x_cf)[0] - 0.5) <= tol
+    step = 0.004
+    grid = np.stack(np.meshgrid(*(np.arange(-4, 4 + step, step) for _ in range(2))), -1).reshape(-1, 2)
+    candidates = x + grid * scale
+    gaps, distances = np.abs(_predict(Curved(), candidates) - 0.5), np.abs(grid).sum(axis=1)
+    gap, distance = abs(_predict(Curved(), x_cf)[0] - 0.5), np.abs((x_cf - x) / scale).sum()
+    # no valid point is much closer; and no point as close to the target as ours is closer
+    # (the lambda schedule stops at a gap somewhere in the band, not on its edge)
+    assert distances[gaps <= tol].min() - 2 * step <= distance <= distances[gaps <= gap + 1e-4].min() + 2 * step
+
+
 def test_immutable_feature_leaves_only_the_other(x):
     model = Logistic()
     x_cf = wachter(model, x, target=0.5, mad=SCALE, immutable=[7])
