@@ -184,7 +184,7 @@ def _check_immutable(immutable: Iterable, d: int) -> np.ndarray:
         raise TypeError(f"immutable must be a sequence of feature indices, got {immutable!r} ({type(immutable).__name__}).")
     indices = list(immutable)
     for j in indices:
-        if isinstance(j, bool) or not isinstance(j, Integral) or not -d <= j < d:
+        if isinstance(j, bool) or not isinstance(j, Integral) or not 0 <= j < d:
             raise ValueError(f"immutable must hold feature indices in [0, {d}), got {j!r}.")
     mask = np.zeros(d, dtype=bool)
     mask[indices] = True
@@ -286,34 +286,45 @@ def _round(model, x, scale, z, lam, target, low, high, free, steps, lr) -> torch
     steps' displacement with a length that doubles while it keeps winning: it slides
     along the narrow valleys where plain coordinate descent would zig-zag.
     """
+    n = len(z)
+    radius = torch.full_like(z, lr)
+    previous, before, stretch = z.clone(), z.clone(), torch.ones(n, dtype=z.dtype, device=z.device)
+    running = torch.ones(n, dtype=torch.bool, device=z.device)
+    for _ in range(steps):
+        i = torch.nonzero(running).flatten()  # rows still moving: converged ones cost nothing
+        new_z, radius[i], stretch[i], running[i] = _step(model, x[i], scale, z[i], lam[i], target, low[i], high[i],
+                                                         free[i], radius[i], before[i], stretch[i], lr)
+        before, previous = previous.clone(), z.clone()
+        z[i] = new_z
+        if not running.any():
+            break
+    return z
+
+
+def _step(model, x, scale, z, lam, target, low, high, free, radius, before, stretch, lr):
+    """One step of :func:`_round` for each row; returns the new z, radius, stretch and which rows can still move."""
     n, d = z.shape
     rows, eye = torch.arange(n, device=z.device), torch.eye(d, dtype=z.dtype, device=z.device)
-    radius = torch.full_like(z, lr)
-    x_trials, lam_trials = x.repeat_interleave(d + 1, dim=0), lam.repeat_interleave(d + 1)
-    previous, before, stretch = z.clone(), z.clone(), torch.ones(n, dtype=z.dtype, device=z.device)
-    for _ in range(steps):
-        delta, violation = _coordinate_proposals(model, x, scale, z, lam, target, low, high, free)
-        movable = (violation > _CONVERGED) & (radius > _SMALLEST_RADIUS * lr)
-        if not movable.any():
-            break
-        with torch.no_grad():
-            step = torch.clamp(delta, -radius, radius)
-            pattern = torch.where(free, torch.clamp(z + stretch[:, None] * (z - before), low, high), z)
-            trials = torch.cat([z[:, None, :] + step[:, :, None] * eye, pattern[:, None, :]], dim=1)
-            losses = _objective(model, x_trials, scale, trials.reshape(-1, d), lam_trials, target).reshape(n, d + 1)
-            allowed = torch.cat([movable, (pattern != z).any(dim=1, keepdim=True)], dim=1)
-            gain = torch.where(allowed, _objective(model, x, scale, z, lam, target)[:, None] - losses,
-                               torch.full_like(losses, -torch.inf))
-            j = torch.argmax(gain, dim=1)
-            taken = gain[rows, j] > _MIN_GAIN
-            new_z = torch.where(taken[:, None], trials[rows, j], z)
-            stretch = torch.where(taken & (j == d), 2 * stretch, torch.ones_like(stretch))
-            radius = torch.where(movable & (gain[:, :d] <= _MIN_GAIN), radius / 2, radius)
-            coordinate = taken & (j < d)
-            radius[rows[coordinate], j[coordinate]] = torch.clamp(2 * radius[rows[coordinate], j[coordinate]],
-                                                                  max=_MAX_RADIUS * lr)
-            before, previous, z = previous, z, new_z
-    return z
+    delta, violation = _coordinate_proposals(model, x, scale, z, lam, target, low, high, free)
+    movable = (violation > _CONVERGED) & (radius > _SMALLEST_RADIUS * lr)
+    with torch.no_grad():
+        step = torch.clamp(delta, -radius, radius)
+        pattern = torch.where(free, torch.clamp(z + stretch[:, None] * (z - before), low, high), z)
+        trials = torch.cat([z[:, None, :] + step[:, :, None] * eye, pattern[:, None, :]], dim=1)
+        losses = _objective(model, x.repeat_interleave(d + 1, dim=0), scale, trials.reshape(-1, d),
+                            lam.repeat_interleave(d + 1), target).reshape(n, d + 1)
+        allowed = torch.cat([movable, (pattern != z).any(dim=1, keepdim=True)], dim=1)
+        gain = torch.where(allowed, _objective(model, x, scale, z, lam, target)[:, None] - losses,
+                           torch.full_like(losses, -torch.inf))
+        j = torch.argmax(gain, dim=1)
+        taken = (gain[rows, j] > _MIN_GAIN) & movable.any(dim=1)
+        new_z = torch.where(taken[:, None], trials[rows, j], z)
+        stretch = torch.where(taken & (j == d), 2 * stretch, torch.ones_like(stretch))
+        radius = torch.where(movable & (gain[:, :d] <= _MIN_GAIN), radius / 2, radius)
+        coordinate = taken & (j < d)
+        radius[rows[coordinate], j[coordinate]] = torch.clamp(2 * radius[rows[coordinate], j[coordinate]],
+                                                              max=_MAX_RADIUS * lr)
+    return new_z, radius, stretch, movable.any(dim=1)
 
 
 @dataclass(frozen=True)
