@@ -36,6 +36,7 @@ from ..validation import check_array, check_positive_int, check_real
 __all__ = [
     "MAX_EXACT_PLAYERS",
     "MAX_VALUES_PER_CALL",
+    "one_blas_thread",
     "marginal_contributions",
     "exact_shapley",
     "interventional_game",
@@ -51,6 +52,22 @@ __all__ = [
 
 MAX_EXACT_PLAYERS = 20
 MAX_VALUES_PER_CALL = 2**23  # inputs handed to the model per call: 64 MB of float64
+_BLAS: list = []  # a threadpoolctl controller, made on first use
+
+
+def one_blas_thread():
+    """A context in which BLAS/LAPACK use one thread (``threadpoolctl``, a scikit-learn dependency).
+
+    The regressions here are small (a few thousand rows, at most a few hundred columns):
+    one thread solves them fastest, and on a machine whose cores are busy OpenBLAS's
+    threads can make them 100 times slower. Wrap a library's explainer in it too when
+    timing it against these functions.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 # ------------------------------------------------------------------ games
@@ -419,7 +436,8 @@ def constrained_wls(Z, y, weights, total: float) -> np.ndarray:
     X = Z[:, :-1] - Z[:, -1:]
     target = y - Z[:, -1] * total
     root = np.sqrt(weights)
-    head = np.linalg.lstsq(root[:, None] * X, root * target, rcond=None)[0]
+    with one_blas_thread():
+        head = np.linalg.lstsq(root[:, None] * X, root * target, rcond=None)[0]
     return np.append(head, total - head.sum())
 
 
@@ -582,8 +600,9 @@ def lime_coalitions(f: Callable, x, background, *, n_samples: int, kernel_width:
     distances = pairwise_distances(masks, masks[:1], metric="cosine").ravel()
     explainer = LimeBase(lambda dist: np.sqrt(np.exp(-(dist**2) / width**2)),
                          random_state=int(rng.integers(2**31)))
-    _, weights, _, _ = explainer.explain_instance_with_data(masks.astype(float), values[:, None], distances, 0,
-                                                            len(x), feature_selection="none")
+    with one_blas_thread():
+        _, weights, _, _ = explainer.explain_instance_with_data(masks.astype(float), values[:, None], distances, 0,
+                                                                len(x), feature_selection="none")
     coefficients = np.zeros(len(x))
     for feature, weight in weights:
         coefficients[feature] = weight
