@@ -257,6 +257,8 @@ def test_argument_errors():
     x, background = np.zeros(3), np.ones((4, 3))
     with pytest.raises(ValueError, match="n_samples must be a positive int, got 0"):
         kernel_shap(f, x, background, n_samples=0)
+    with pytest.raises(ValueError, match="n_samples must be >= 2"):
+        kernel_shap(f, x, background, n_samples=1)
     with pytest.raises(TypeError, match="n_samples must be a positive int, got 2.5"):
         kernel_shap(f, x, background, n_samples=2.5)
     with pytest.raises(ValueError, match="n_permutations must be a positive int, got -1"):

@@ -154,14 +154,15 @@ def exact_shapley(value_fn: Callable[[frozenset], float], n_players: int) -> np.
     if n > MAX_EXACT_PLAYERS:
         raise ValueError(f"n_players must be <= {MAX_EXACT_PLAYERS}: exact_shapley evaluates all "
                          f"2**n_players coalitions ({2**n:,} here), got {n}.")
-    codes = np.arange(2**n)
-    bits = [(codes >> i) & 1 for i in range(n)]
-    sizes = np.sum(bits, axis=0)
+    codes = np.arange(2**n)  # coalition <-> bits of an integer: player i is in it if bit i is 1
+    sizes = np.zeros(2**n, dtype=int)
+    for i in range(n):
+        sizes += (codes >> i) & 1
     values = np.array([_value(value_fn, frozenset(i for i in range(n) if code >> i & 1)) for code in range(2**n)])
     weights = np.array([math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) for s in range(n)])
     phi = np.empty(n)
     for i in range(n):
-        without = codes[bits[i] == 0]
+        without = codes[(codes >> i) & 1 == 0]
         phi[i] = np.sum(weights[sizes[without]] * (values[without | (1 << i)] - values[without]))
     return phi
 
@@ -345,6 +346,13 @@ def _stratified_masks(M: int, budget: int, first_size: int, mass: np.ndarray, n_
     return masks, [w * mass.sum() / covered for w in weights]
 
 
+def _check_budget(n_samples) -> int:
+    n_samples = check_positive_int("n_samples", n_samples)
+    if n_samples < 2:
+        raise ValueError(f"n_samples must be >= 2 (room for a coalition and its complement), got {n_samples}.")
+    return n_samples
+
+
 def sample_coalitions(n_features: int, n_samples: int, rng=None) -> tuple[np.ndarray, np.ndarray]:
     """The coalitions Kernel SHAP evaluates, with their regression weights.
 
@@ -365,7 +373,7 @@ def sample_coalitions(n_features: int, n_samples: int, rng=None) -> tuple[np.nda
     n_features : int
         ``M >= 2``.
     n_samples : int
-        The number of distinct coalitions (model evaluations per background row).
+        The number of distinct coalitions (model evaluations per background row), >= 2.
     rng : numpy.random.Generator or int, optional
 
     Returns
@@ -378,7 +386,7 @@ def sample_coalitions(n_features: int, n_samples: int, rng=None) -> tuple[np.nda
     M = check_positive_int("n_features", n_features)
     if M < 2:
         raise ValueError(f"n_features must be >= 2 (with one feature there is nothing to sample), got {M}.")
-    n_samples = check_positive_int("n_samples", n_samples)
+    n_samples = _check_budget(n_samples)
     rng = np.random.default_rng(rng)
     if n_samples >= 2**M - 2:
         return _all_coalitions(M)
@@ -461,9 +469,10 @@ def kernel_shap(f: Callable, x, background, *, n_samples: int, rng=None) -> np.n
     background : array-like, shape (N, d)
         Rows that stand for "feature absent" (one reference row, or a sample of the data).
     n_samples : int
-        Number of coalitions; costs ``1 + N * (n_samples + 1)`` model evaluations (as
-        ``shap.KernelExplainer(f, background).shap_values(x, nsamples=n_samples)``), made
-        in one call of ``f`` unless that would exceed ``MAX_VALUES_PER_CALL`` numbers.
+        Number of coalitions (>= 2; at most ``2**M - 2`` are used). Costs
+        ``1 + N * (n_samples + 1)`` model evaluations, made in one call of ``f`` unless
+        that would exceed ``MAX_VALUES_PER_CALL`` numbers; ``shap.KernelExplainer`` makes
+        ``1 + N * n_samples`` per explanation and ``N`` once when it is built.
     rng : numpy.random.Generator or int, optional
 
     Returns
@@ -483,7 +492,7 @@ def kernel_shap(f: Callable, x, background, *, n_samples: int, rng=None) -> np.n
     True
     """
     x, background = _check_instance(x, background)
-    n_samples = check_positive_int("n_samples", n_samples)
+    n_samples = _check_budget(n_samples)
     rng = np.random.default_rng(rng)
     varying = np.flatnonzero((background != x).any(axis=0))
     M, d, N = len(varying), len(x), len(background)

@@ -352,8 +352,8 @@ import shap
 
 from course_utils.xai.shapley import kernel_shap, lime_coalitions, sampling_shapley
 
-x_dense, reference_dense = X_dense[1], X_dense[2:3]
-x_sparse, reference_sparse = X_sparse[1], X_sparse[2:3]
+x_dense, reference_dense = X_dense[9], X_dense[11:12]
+x_sparse, reference_sparse = X_sparse[1], X_sparse[3:4]
 exact_dense = kernel_shap(dense_tree.predict, x_dense, reference_dense, n_samples=2**10)
 tree_dense = shap.TreeExplainer(dense_tree, data=reference_dense, feature_perturbation="interventional")
 print("dense: exact Kernel SHAP == shap.TreeExplainer:",
@@ -437,21 +437,23 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for model, (*_, budgets) in setups.items():
+for model, (_, x_m, _, exact, budgets) in setups.items():
     kernel, sampling, lime_error = (np.array(errors[model, m]) for m in METHODS)
+    enough = np.array(budgets) >= 5 * len(x_m)  # at least 5 evaluations per feature
     print(f"{model}:")
-    print("  Kernel SHAP has the smallest error at every budget:", bool(np.all(kernel < np.minimum(sampling, lime_error))))
+    print("  Kernel SHAP has the smallest error at every budget of >= 5 evaluations per feature:",
+          bool(np.all((kernel < np.minimum(sampling, lime_error))[enough])))
     print("  Kernel SHAP's error shrinks at least 10x over the budgets:", bool(kernel[-1] < kernel[0] / 10))
-dense_kernel, dense_lime = (np.array(errors["dense (10 features, all used)", m]) for m in ("Kernel SHAP", "LIME"))
-print("dense: LIME's error stays above half its first value (it converges elsewhere):",
-      bool(dense_lime[-1] > dense_lime[0] / 2))
+    print("  at the largest budget LIME's error is at least 5x Kernel SHAP's:", bool(lime_error[-1] > 5 * kernel[-1]))
 
 # %% [markdown]
 # As in the paper: Kernel SHAP is closest to the exact value at every budget and its
 # spread collapses, Shapley sampling is unbiased but noisy, and LIME settles on a different
-# value, because its kernel is not the Shapley kernel. (The paper's Kernel SHAP first ran
-# a debiased lasso to pick the features that matter; ours is plain Kernel SHAP, which
-# shows most on the sparse model at the smallest budgets.)
+# value, because its kernel is not the Shapley kernel. One difference: the paper's Kernel
+# SHAP first ran a debiased lasso to pick the features that matter. Ours is plain Kernel
+# SHAP, and on the sparse model with 200 evaluations for 100 features its regression is
+# barely determined: a few runs go far off, which the mean error shows (in full mode). From
+# about 5 evaluations per feature on it leads.
 #
 # ### Try it: the number of samples
 #
@@ -688,7 +690,7 @@ def log_odds_8_vs_3(pixels):
 with torch.no_grad():
     correct_eights = torch.nonzero((y_mnist.to(device) == 8) & (model(X_mnist).argmax(dim=1) == 8)).ravel()
 eights = X_mnist[correct_eights[:pick(full=20, fast=2)]]
-n_samples = pick(full=3000, fast=1000)
+n_samples = pick(full=2000, fast=1000)
 print(f"{len(eights)} eights, {n_samples} model evaluations for Kernel SHAP and LIME per image")
 
 # %%
@@ -758,8 +760,8 @@ plt.show()
 at_5 = {method: curves[method][:, 5].mean() for method in method_order}  # 5% of the pixels masked
 print("every method lowers the log-odds more than random masking at 5%:",
       all(at_5[m] < at_5["random"] - 5 for m in method_order[:-1]))
-print("every method turns the 8s into 3s (log-odds 8 vs 3 below 0) by 5%:",
-      all(bool(np.all(log_odds_8_vs_3(pixels) + curves[m][:, 5] < 0)) for m in method_order[:-1]))
+print("with 5% masked, every method turns the 8s into 3s on average (mean log-odds 8 vs 3 below 0):",
+      all(bool(np.mean(log_odds_8_vs_3(pixels) + curves[m][:, 5]) < 0) for m in method_order[:-1]))
 print("Deep SHAP's maps add up to the log-odds minus its background mean (within 1e-3):",
       bool(np.allclose(attributions["Deep SHAP"].sum(axis=1),
                        log_odds_8_vs_3(pixels) - log_odds_8_vs_3(digit_background.cpu().numpy()).mean(), atol=1e-3)))
@@ -770,12 +772,13 @@ pd.DataFrame({"change in log-odds at 2% masked": {m: curves[m][:, 2].mean() for 
 
 # %% [markdown]
 # All four explanations find the pixels that separate an 8 from a 3, and masking them
-# turns the 8s into 3s within a few percent of the pixels; random masking mostly hits the
-# black background. On this network the four methods end close together, closer than in
-# the paper's figure. Kernel SHAP needs enough coalitions: with 150-200 lit pixels as
-# players, a budget of 400 leaves its regression barely determined and its curve falls
-# much more slowly (try it); from about 1000 on it keeps up with the model-specific
-# methods, which get the network's gradients for free.
+# turns a typical 8 into a 3 within a few percent of the pixels; random masking mostly
+# hits the black background. On this network the four methods end close together, closer
+# than in the paper's figure (in full mode the two model-agnostic ones even come out a
+# little ahead). Kernel SHAP needs enough coalitions: with 150-200 lit pixels as players,
+# a budget of 400 leaves its regression barely determined and its curve falls much more
+# slowly (try it); from about 1000 on it keeps up with the model-specific methods, which
+# get the network's gradients for free.
 #
 # ### Think
 #
