@@ -768,7 +768,7 @@ print("Deep SHAP's maps add up to the log-odds minus its background mean (within
 
 # %%
 pd.DataFrame({"change in log-odds at 2% masked": {m: curves[m][:, 2].mean() for m in method_order},
-              "at 5%": at_5, "at 20%": {m: curves[m][:, -1].mean() for m in method_order}}).round(1)
+              "at 5%": at_5, "at 20%": {m: curves[m][:, -1].mean() for m in method_order}}).astype(float).round(1)
 
 # %% [markdown]
 # All four explanations find the pixels that separate an 8 from a 3, and masking them
