@@ -378,6 +378,8 @@ def test_argument_errors():
         saliency(model, x, True)
     with pytest.raises(ValueError, match=r"baseline must have the shape of x \(7, 6\) or of one sample \(6,\), got shape \(5,\)"):
         integrated_gradients(model, x, 0, baseline=torch.zeros(5))
+    torch.testing.assert_close(integrated_gradients(model, x, 0, baseline=torch.tensor(0.5), steps=4),
+                               integrated_gradients(model, x, 0, baseline=0.5, steps=4))
     with pytest.raises(TypeError, match="baseline must be None, a number or a torch.Tensor, got list"):
         integrated_gradients(model, x, 0, baseline=[0.0] * 6)
     with pytest.raises(ValueError, match="steps must be a positive int, got 0"):

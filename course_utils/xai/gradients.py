@@ -94,6 +94,8 @@ def _check_baseline(baseline, x: torch.Tensor) -> torch.Tensor:
         return torch.full_like(x, float(baseline))
     if not isinstance(baseline, torch.Tensor):
         raise TypeError(f"baseline must be None, a number or a torch.Tensor, got {type(baseline).__name__}.")
+    if baseline.ndim == 0:
+        return torch.full_like(x, float(baseline))
     if tuple(baseline.shape) == tuple(x.shape[1:]):
         baseline = baseline.unsqueeze(0)
     if baseline.shape[0] == 1 and tuple(baseline.shape[1:]) == tuple(x.shape[1:]):
@@ -129,7 +131,7 @@ def _selected_output(model: nn.Module, x: torch.Tensor, target: torch.Tensor) ->
 def _gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """d model(x)[i, target[i]] / d x[i] for each sample: one forward and one backward pass.
 
-    ``torch.autograd.grad`` differentiates with respect to a detached copy of ``x`` only,
+    ``torch.autograd.grad`` differentiates with respect to a detached view of ``x`` only,
     so the caller's tensor and the parameters' ``.grad`` are untouched.
     """
     x = x.detach().requires_grad_(True)
