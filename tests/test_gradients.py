@@ -163,6 +163,7 @@ def test_ig_matches_captum_on_a_cnn():
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
 def test_saliency_and_input_x_gradient_match_captum():
     model = small_cnn(2)
     x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(2))

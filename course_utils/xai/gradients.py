@@ -350,7 +350,7 @@ def rescale_multiplier(z: torch.Tensor, z_ref: torch.Tensor, eps: float = 1e-10)
 
     Where ``|z - z_ref| <= eps`` the difference is too small to divide by, and the
     multiplier is the gradient of the ReLU at ``z`` (1 if ``z > 0``, else 0), as in
-    captum's ``DeepLift``. This is the reference of exercise 4.2.
+    captum's ``DeepLift``. This is the reference of exercise 4.3.
 
     Examples
     --------
@@ -439,7 +439,7 @@ def completeness_gap(model: nn.Module, x: torch.Tensor, target, attributions: to
                      baseline=None) -> torch.Tensor:
     """Per sample, ``sum(attributions) - (f_target(x) - f_target(baseline))``; zero for a complete method.
 
-    This is the reference of exercise 4.3. IG's gap shrinks with more steps; DeepLIFT's is
+    This is the reference of exercise 4.2. IG's gap shrinks with more steps; DeepLIFT's is
     zero up to rounding.
 
     Returns
@@ -537,7 +537,7 @@ def _free_positions(taken: np.ndarray, width: int, count: int, rng: np.random.Ge
 
 def simulate_motif_sequences(n: int, *, length: int = 200, purity: float = 0.9, max_instances: int = 3,
                              rng: np.random.Generator | int | None = None) -> MotifSequences:
-    """Random DNA with GATA1-like and TAL1-like motifs inserted (after the DeepLIFT paper, section 4.2).
+    """Random DNA with GATA1-like and TAL1-like motifs inserted (after the DeepLIFT paper, section 4.3).
 
     Background bases are drawn with frequencies A 0.3, C 0.2, G 0.2, T 0.3. A quarter of
     the sequences get both motifs, a quarter only GATA1, a quarter only TAL1, a quarter
@@ -636,11 +636,11 @@ EXERCISES = {
                     "for k = 1..steps: point = baseline + k/steps * (x - baseline) with requires_grad; "
                     "add the gradient of model(point)[:, target].sum() with respect to point; finally "
                     "multiply the sum by (x - baseline) / steps.", atol=1e-5, rtol=1e-4),
-    "4.2": Exercise("4.2", "the Rescale multiplier of a ReLU", rescale_multiplier, _rescale_cases,
-                    "divide relu(z) - relu(z_ref) by z - z_ref; where |z - z_ref| <= eps use the ReLU's "
-                    "gradient at z, (z > 0) as a float. torch.where(cond, a, b) picks elementwise."),
-    "4.3": Exercise("4.3", "completeness check", completeness_gap, _completeness_cases,
+    "4.2": Exercise("4.2", "completeness check", completeness_gap, _completeness_cases,
                     "sum the attributions of each sample over all its features (reshape to (n, -1)), then "
                     "subtract model(x)[i, target_i] - model(baseline)[i, target_i]; target may be an int "
                     "or one per sample.", atol=1e-5, rtol=1e-4),
+    "4.3": Exercise("4.3", "the Rescale multiplier of a ReLU", rescale_multiplier, _rescale_cases,
+                    "divide relu(z) - relu(z_ref) by z - z_ref; where |z - z_ref| <= eps use the ReLU's "
+                    "gradient at z, (z > 0) as a float. torch.where(cond, a, b) picks elementwise."),
 }

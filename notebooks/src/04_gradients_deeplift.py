@@ -201,7 +201,7 @@ print("IG at (1, 1), 100 steps:", [round(v, 3) for v in ig_sat[0].tolist()], "su
 print("(0.5 each in the limit: the gradient is 1 for alpha < 1/2 and 0 after; the sum has 49 of its 100 points before the kink)")
 
 # %% [markdown]
-# **Exercise 4.3 — the completeness check.** Write `completeness_gap(model, x, target,
+# **Exercise 4.2 — the completeness check.** Write `completeness_gap(model, x, target,
 # attributions, baseline)`: for each sample, the sum of its attributions minus
 # $f_t(x) - f_t(x')$. `target` is an int or one int per sample (a tensor). A complete
 # method gives zero; IG's numerical sum gets close as the number of steps grows. You will
@@ -210,7 +210,7 @@ print("(0.5 each in the limit: the gradient is 1 for alpha < 1/2 and 0 after; th
 
 # %%
 def completeness_gap(model, x, target, attributions, baseline):
-    # BEGIN SOLUTION Exercise 4.3: sum of attributions minus f(x) - f(baseline)
+    # BEGIN SOLUTION Exercise 4.2: sum of attributions minus f(x) - f(baseline)
     target = torch.as_tensor(target, device=x.device).expand(len(x)).reshape(-1, 1)
     with torch.no_grad():
         delta = model(x).gather(1, target) - model(baseline).gather(1, target)
@@ -218,7 +218,7 @@ def completeness_gap(model, x, target, attributions, baseline):
     # END SOLUTION
 
 
-completeness_gap = check("4.3", completeness_gap)
+completeness_gap = check("4.2", completeness_gap)
 
 # %% [markdown]
 # Now the digit, with a black baseline. Your loop is exactly captum's `IntegratedGradients`
@@ -392,14 +392,14 @@ print(f"  gradient × input below 0:  "
 #   of the secant instead of the tangent. When $z \approx z_0$ the secant is the tangent, so
 #   it falls back to the gradient.
 #
-# **Exercise 4.2 — the Rescale multiplier of a ReLU.** Given pre-activations `z` and their
+# **Exercise 4.3 — the Rescale multiplier of a ReLU.** Given pre-activations `z` and their
 # reference values `z_ref` (tensors of the same shape), return
 # $(\mathrm{relu}(z) - \mathrm{relu}(z_{ref})) / (z - z_{ref})$, and where
 # $|z - z_{ref}| \le$ `eps` the ReLU's gradient at $z$ (1.0 where $z > 0$, else 0.0).
 
 # %%
 def rescale_multiplier(z, z_ref, eps=1e-10):
-    # BEGIN SOLUTION Exercise 4.2: Delta relu / Delta z, the gradient where Delta z is ~0
+    # BEGIN SOLUTION Exercise 4.3: Delta relu / Delta z, the gradient where Delta z is ~0
     delta_in = z - z_ref
     delta_out = torch.relu(z) - torch.relu(z_ref)
     usable = delta_in.abs() > eps
@@ -408,7 +408,7 @@ def rescale_multiplier(z, z_ref, eps=1e-10):
     # END SOLUTION
 
 
-rescale_multiplier = check("4.2", rescale_multiplier)
+rescale_multiplier = check("4.3", rescale_multiplier)
 
 # %% [markdown]
 # ### DeepLIFT by hand on a tiny network
@@ -611,7 +611,7 @@ print(f"  Rescale multipliers computed from the records: {wrong} of {true_multip
 # its hooks (so in-place works there); shap's `DeepExplainer` (the same rules, its own
 # hooks) returns wrong numbers silently for a reused ReLU, and fails on an in-place one.
 # The course's `deeplift_rescale` walks the layers of the Sequential without hooks, so a
-# reused module is harmless to it. The completeness check of exercise 4.3 catches the
+# reused module is harmless to it. The completeness check of exercise 4.2 catches the
 # silent case.
 
 # %%
@@ -795,7 +795,7 @@ plt.show()
 #
 # ## 9 · Experiment 2 of the DeepLIFT paper: motifs in simulated DNA (about 12 minutes)
 #
-# **The paper** (section 4.2) simulated DNA sequences of 200 bases, inserted instances of
+# **The paper** (section 4.3) simulated DNA sequences of 200 bases, inserted instances of
 # two transcription-factor motifs (GATA1 and TAL1) and trained a multi-task CNN on three
 # tasks: "both motifs present", "GATA1 present", "TAL1 present". A good explanation scores
 # the bases of the inserted motifs highest. DeepLIFT did best; gradient × input and guided
