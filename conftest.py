@@ -11,10 +11,28 @@ from collections import defaultdict
 from pathlib import Path
 
 os.environ.setdefault("COURSE_FAST", "1")
-_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-_threads = max(1, (os.cpu_count() or 1) // _workers)
-for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_name, str(_threads))
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_SET_BY_USER = {name for name in _THREAD_VARIABLES if name in os.environ}
+
+
+def worker_count(config) -> int:
+    """Processes that run tests at once: xdist's workers (``-n``), else 1."""
+    running = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if running:
+        return int(running)
+    requested = getattr(config.option, "numprocesses", None)
+    return max(1, int(requested)) if isinstance(requested, int) else 1
+
+
+def pytest_configure(config):
+    # Runs in the controller before xdist starts its workers, so the workers and their
+    # notebook kernels inherit these values. (Set at import time, the controller always
+    # saw one worker and gave every kernel all the cores: with two notebooks at a time
+    # OpenMP oversubscribed the CPU and ran several times slower.)
+    threads = max(1, (os.cpu_count() or 1) // worker_count(config))
+    for name in _THREAD_VARIABLES:
+        if name not in _SET_BY_USER:
+            os.environ[name] = str(threads)
 
 NOTEBOOK_BUDGET_S = 120
 _notebook_seconds: dict[str, float] = defaultdict(float)
