@@ -345,3 +345,65 @@ def test_argument_errors():
         ours.submodular_pick(np.eye(3), 0)
     with pytest.raises(ValueError, match="W must have 2 dimension"):
         ours.submodular_pick(np.ones(3), 1)
+
+
+def test_parzen_proba_of_many_rows():
+    rng = np.random.default_rng(9)
+    X, queries = (rng.random((40, 6)) < 0.4).astype(float), (rng.random((5, 6)) < 0.4).astype(float)
+    labels = rng.integers(0, 2, 40)
+    expected = [ours.parzen_proba(X, labels, q, 0.7) for q in queries]
+    np.testing.assert_allclose(ours.parzen_proba(sp.csr_matrix(X), labels, sp.csr_matrix(queries), 0.7), expected)
+    np.testing.assert_allclose(ours.parzen_proba(X, labels, queries, 0.7), expected)
+
+
+def test_masked_predictor_removes_words():
+    from sklearn.linear_model import LogisticRegression
+    rng = np.random.default_rng(10)
+    X = sp.csr_matrix((rng.random((80, 12)) < 0.3).astype(float))
+    model = LogisticRegression().fit(X, rng.integers(0, 2, 80))
+    x = X[3]
+    present, f = ours.masked_predictor(model.predict_proba, x, 1)
+    assert present.tolist() == sorted(x.indices.tolist())
+    masks = (rng.random((6, len(present))) < 0.5).astype(float)
+    expected = []
+    for mask in masks:
+        row = x.toarray().ravel()
+        row[present[mask == 0]] = 0
+        expected.append(model.predict_proba(row[None])[0, 1])
+    np.testing.assert_allclose(f(masks), expected)
+
+
+def test_tabular_feature_names_match_lime():
+    X = _toy_data()
+    x = X[11]
+    names = [f"f{j}" for j in range(D)]
+    explainer = LimeTabularExplainer(X, feature_names=names, categorical_features=[4],
+                                     categorical_names={4: ["a", "b", "c", "d"]}, random_state=0)
+    explanation = explainer.explain_instance(x, lambda A: np.c_[1 - _toy_model(A), _toy_model(A)], num_features=D,
+                                             num_samples=200)
+    library = dict(explanation.as_map()[1])
+    mine = ours.tabular_feature_names(x, X, names, categorical_features=[4], categories={4: ["a", "b", "c", "d"]})
+    assert sorted(mine) == sorted(name for name, _ in explanation.as_list()) and len(library) == D
+    assert mine[4] == f"f4={'abcd'[int(x[4])]}"
+    assert ours.tabular_feature_names(x, X, names, discretize=False)[0] == "f0"
+
+
+def test_count_used_features_matches_the_per_row_definitions():
+    from sklearn.linear_model import LogisticRegression
+    rng = np.random.default_rng(11)
+    X = (rng.random((150, 20)) < 0.3).astype(float)
+    y = (X[:, 0] + X[:, 3] - X[:, 7] + 0.3 * rng.normal(size=150) > 0.5).astype(int)
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    linear = LogisticRegression(l1_ratio=1, C=0.3, solver="liblinear").fit(X, y)
+    assert ours.count_used_features(tree, sp.csr_matrix(X)).tolist() == [len(ours.tree_path_features(tree, x)) for x in X]
+    assert ours.count_used_features(linear, X).tolist() == [len(ours.linear_model_features(linear.coef_, x)) for x in X]
+
+
+def test_select_parzen_sigma_agrees_with_parzen_proba():
+    rng = np.random.default_rng(12)
+    X = (rng.random((120, 8)) < 0.4).astype(float)
+    labels = (X[:, 0] + X[:, 1] > 0.5).astype(int)
+    sigma, agreement = ours.select_parzen_sigma(X[:80], labels[:80], X[80:], labels[80:], sigmas=(0.3, 1.0, 3.0))
+    for s, share in agreement.items():
+        assert share == pytest.approx(np.mean((ours.parzen_proba(X[:80], labels[:80], X[80:], s) > 0.5) == labels[80:]))
+    assert agreement[sigma] == max(agreement.values())

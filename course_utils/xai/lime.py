@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import ndtr, ndtri
 
 from ..exercises import Exercise
@@ -37,6 +38,7 @@ __all__ = [
     "fit_sparse_surrogate",
     "sample_tabular",
     "lime_tabular",
+    "tabular_feature_names",
     "sample_masks",
     "lime_binary",
     "submodular_pick",
@@ -44,9 +46,12 @@ __all__ = [
     "random_explanation",
     "greedy_removal",
     "parzen_proba",
+    "select_parzen_sigma",
     "parzen_gradient",
+    "masked_predictor",
     "linear_model_features",
     "tree_path_features",
+    "count_used_features",
     "recall",
     "EXERCISES",
 ]
@@ -142,23 +147,31 @@ def forward_selection(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_fea
     (``weighted_ridge`` with ``alpha=0``) together with the columns chosen so far has the
     smallest weighted squared error (the largest weighted R^2); ties go to the lower index.
 
+    All candidates are scored at once: adding column j to the chosen set S lowers the
+    weighted squared error by ``r_j^2 / q_j``, where ``r_j`` is the covariance of column j
+    with the current residual and ``q_j`` the variance of column j left after regressing it
+    on S (a Schur complement of the weighted Gram matrix).
+
     Returns
     -------
     numpy.ndarray
         Column indices, in the order they were chosen.
     """
     problem = _WeightedProblem(Z, y, weights)
+    gram, cross = problem.gram, problem.cross
+    variance = np.diag(gram).copy()
     chosen: list[int] = []
     for _ in range(min(num_features, Z.shape[1])):
-        best, best_score = -1, -np.inf
-        for candidate in range(Z.shape[1]):
-            if candidate in chosen:
-                continue
-            features = np.array(chosen + [candidate])
-            score = problem.r2(features, problem.fit(features, 0.0)[1])
-            if score > best_score:
-                best, best_score = candidate, score
-        chosen.append(best)
+        residual_cross, residual_variance = cross, variance
+        if chosen:
+            block = gram[np.ix_(chosen, chosen)]
+            solved = np.linalg.lstsq(block, np.column_stack([gram[chosen], cross[chosen]]), rcond=None)[0]
+            residual_variance = variance - np.einsum("ij,ij->j", gram[chosen], solved[:, :-1])
+            residual_cross = cross - gram[:, chosen] @ solved[:, -1]
+        usable = residual_variance > 1e-10 * np.maximum(variance, np.finfo(float).tiny)
+        gain = np.where(usable, residual_cross ** 2 / np.where(usable, residual_variance, 1.0), 0.0)
+        gain[chosen] = -np.inf
+        chosen.append(int(np.argmax(gain)))
     return np.array(chosen, dtype=int)
 
 
@@ -385,6 +398,30 @@ def lime_tabular(f: Callable[[np.ndarray], np.ndarray], x, X_train, *, num_featu
     return fit_sparse_surrogate(Z, y, weights, num_features, feature_selection=feature_selection).weights
 
 
+def tabular_feature_names(x, X_train, feature_names: Sequence[str], *, categorical_features: Sequence[int] = (),
+                          categories: dict | None = None, discretize: bool = True) -> list[str]:
+    """Readable names of the interpretable features :func:`lime_tabular` uses for ``x``, as lime writes them.
+
+    ``"sex=Male"`` for a categorical column (``categories[j]`` maps codes to names), the
+    quartile of ``x`` such as ``"28.00 < age <= 37.00"`` for a discretised one, the plain name
+    otherwise.
+    """
+    x, X_train = np.asarray(x, dtype=float), np.asarray(X_train, dtype=float)
+    names = []
+    for j, name in enumerate(feature_names):
+        if j in categorical_features:
+            value = categories[j][int(x[j])] if categories and j in categories else f"{x[j]:g}"
+            names.append(f"{name}={value}")
+        elif discretize:
+            edges = np.unique(np.percentile(X_train[:, j], [25, 50, 75]))
+            b = int(np.searchsorted(edges, x[j]))
+            names.append(f"{name} <= {edges[0]:.2f}" if b == 0 else f"{name} > {edges[-1]:.2f}" if b == len(edges)
+                         else f"{edges[b - 1]:.2f} < {name} <= {edges[b]:.2f}")
+        else:
+            names.append(str(name))
+    return names
+
+
 # ----------------------------------------------------------------- text and superpixels
 
 
@@ -549,24 +586,72 @@ def greedy_removal(f: Callable[[np.ndarray], np.ndarray], d: int, num_features: 
     return np.array(chosen, dtype=int)
 
 
-def _parzen_log_kernel(X_train, x: np.ndarray, sigma: float) -> np.ndarray:
-    """log of exp(-||X_i - x||^2 / (2 sigma^2)) for every training row (X_train dense or sparse)."""
-    squared_norms = np.asarray(X_train.multiply(X_train).sum(axis=1)).ravel() if hasattr(X_train, "multiply") \
-        else np.einsum("ij,ij->i", X_train, X_train)
-    distances = squared_norms - 2 * np.asarray(X_train @ x).ravel() + x @ x
-    return -np.maximum(distances, 0.0) / (2 * sigma ** 2)
+def _squared_norms(X) -> np.ndarray:
+    return np.asarray(X.multiply(X).sum(axis=1)).ravel() if hasattr(X, "multiply") else np.einsum("ij,ij->i", X, X)
 
 
-def parzen_proba(X_train, labels: np.ndarray, x: np.ndarray, sigma: float) -> float:
-    """A Parzen-window classifier's probability of class 1 at ``x`` (Baehrens et al., JMLR 2010).
+def _parzen_weights(X_train, queries) -> np.ndarray:
+    """Squared distances between every query row and every training row (dense or sparse inputs)."""
+    cross = queries @ X_train.T
+    cross = cross.toarray() if hasattr(cross, "toarray") else np.asarray(cross)
+    distances = _squared_norms(queries)[:, None] + _squared_norms(X_train)[None, :] - 2 * cross
+    return np.maximum(distances, 0.0)
+
+
+def _parzen_kernel(X_train, queries, sigma: float) -> np.ndarray:
+    """Gaussian weights exp(-||X_i - x||^2 / (2 sigma^2)), rescaled per query so the largest is 1."""
+    log_k = -_parzen_weights(X_train, queries) / (2 * sigma ** 2)
+    return np.exp(log_k - log_k.max(axis=1, keepdims=True))
+
+
+def parzen_proba(X_train, labels: np.ndarray, X, sigma: float) -> np.ndarray:
+    """A Parzen-window classifier's probability of class 1 at each row of ``X`` (Baehrens et al., JMLR 2010).
 
     ``p(x) = sum_{i: labels_i = 1} k_i / sum_i k_i`` with Gaussian weights
-    ``k_i = exp(-||X_i - x||^2 / (2 sigma^2))``; the paper fits it to the model's
+    ``k_i = exp(-||X_i - x||^2 / (2 sigma^2))``. The paper fits it to the model's
     predictions to get a global, differentiable approximation of the model.
+
+    Parameters
+    ----------
+    X_train : array or scipy.sparse matrix, shape (n, d)
+    labels : numpy.ndarray, shape (n,)
+        0/1 labels of the training rows (the model's predictions).
+    X : array or scipy.sparse matrix, shape (m, d) or (d,)
+    sigma : float
+
+    Returns
+    -------
+    numpy.ndarray of shape (m,), or a float for a single row.
     """
-    log_k = _parzen_log_kernel(X_train, np.asarray(x, dtype=float), sigma)
-    k = np.exp(log_k - log_k.max())
-    return float(k[np.asarray(labels) == 1].sum() / k.sum())
+    single = not hasattr(X, "toarray") and np.ndim(X) == 1
+    queries = np.atleast_2d(np.asarray(X, dtype=float)) if not hasattr(X, "toarray") else X
+    k = _parzen_kernel(X_train, queries, sigma)
+    p = k[:, np.asarray(labels) == 1].sum(axis=1) / k.sum(axis=1)
+    return float(p[0]) if single else p
+
+
+def select_parzen_sigma(X_fit, labels_fit: np.ndarray, X_held_out, labels_held_out: np.ndarray,
+                        sigmas: Sequence[float] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)) -> tuple[float, dict]:
+    """The Parzen width whose classifier (fitted on ``X_fit``) best agrees with ``labels_held_out``.
+
+    The paper tuned sigma per data set and model; here the labels are the model's own
+    predictions, so the chosen Parzen window imitates the model as closely as it can.
+
+    Returns
+    -------
+    sigma : float
+    agreement : dict
+        Sigma -> share of held-out rows where the Parzen classifier and the labels agree.
+    """
+    squared = _parzen_weights(X_fit, X_held_out)
+    positive = np.asarray(labels_fit) == 1
+    agreement = {}
+    for sigma in sigmas:
+        log_k = -squared / (2 * sigma ** 2)
+        k = np.exp(log_k - log_k.max(axis=1, keepdims=True))
+        p = k[:, positive].sum(axis=1) / k.sum(axis=1)
+        agreement[float(sigma)] = float(np.mean((p > 0.5) == (np.asarray(labels_held_out) == 1)))
+    return max(agreement, key=agreement.get), agreement
 
 
 def parzen_gradient(X_train, labels: np.ndarray, x: np.ndarray, sigma: float, features: np.ndarray) -> np.ndarray:
@@ -576,13 +661,47 @@ def parzen_gradient(X_train, labels: np.ndarray, x: np.ndarray, sigma: float, fe
     explanation of the paper ranks features by it.
     """
     x = np.asarray(x, dtype=float)
-    log_k = _parzen_log_kernel(X_train, x, sigma)
-    k = np.exp(log_k - log_k.max())
+    k = _parzen_kernel(X_train, x[None], sigma)[0]
     ones = (np.asarray(labels) == 1).astype(float)
     p = (k * ones).sum() / k.sum()
     columns = X_train[:, features]
     columns = columns.toarray() if hasattr(columns, "toarray") else np.asarray(columns)
     return ((k * (ones - p)) @ (columns - x[features])) / (sigma ** 2 * k.sum())
+
+
+def masked_predictor(predict_proba: Callable, x, label: int) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Turn a bag-of-words row into the function LIME, greedy removal and the trust users need.
+
+    Parameters
+    ----------
+    predict_proba : callable
+        A model's ``predict_proba`` on (n, V) rows (scipy sparse accepted).
+    x : scipy.sparse matrix of shape (1, V), or array of shape (V,)
+        The document.
+    label : int
+        The class whose probability is explained.
+
+    Returns
+    -------
+    present : numpy.ndarray
+        Indices of the words in ``x`` (the interpretable features, in this order).
+    f : callable
+        Maps (n, len(present)) 0/1 masks to (n,) probabilities of ``label`` for ``x`` with the
+        masked-out words removed.
+    """
+    row = sp.csr_matrix(x).reshape(1, -1)
+    present, values, width = row.indices.copy(), row.data.copy(), row.shape[1]
+    order = np.argsort(present)
+    present, values = present[order], values[order]
+
+    def f(masks: np.ndarray) -> np.ndarray:
+        masks = np.asarray(masks, dtype=float)
+        rows = np.repeat(np.arange(len(masks)), len(present))
+        matrix = sp.csr_matrix(((masks * values).ravel(), (rows, np.tile(present, len(masks)))),
+                               shape=(len(masks), width))
+        return np.asarray(predict_proba(matrix))[:, label]
+
+    return present, f
 
 
 def linear_model_features(coef: np.ndarray, x: np.ndarray) -> set[int]:
@@ -597,6 +716,21 @@ def tree_path_features(tree, x: np.ndarray) -> set[int]:
     nodes = tree.decision_path(x).indices
     tested = tree.tree_.feature[nodes]
     return {int(j) for j in tested[tested >= 0] if x[0, j] != 0}
+
+
+def count_used_features(model, X) -> np.ndarray:
+    """For each row of ``X``, how many gold features the model uses (see :func:`linear_model_features`
+    for a linear model with ``coef_``, :func:`tree_path_features` for a tree with ``tree_``)."""
+    present = sp.csr_matrix(X) != 0
+    if hasattr(model, "tree_"):
+        paths = model.decision_path(X).tocsr()
+        internal = np.flatnonzero(model.tree_.feature >= 0)
+        tested = sp.csr_matrix((np.ones(len(internal)), (internal, model.tree_.feature[internal])),
+                               shape=(paths.shape[1], present.shape[1]))
+        on_path = (paths @ tested) > 0
+        return np.asarray(on_path.multiply(present).sum(axis=1)).ravel().astype(int)
+    used = np.flatnonzero(np.ravel(model.coef_) != 0)
+    return np.asarray(present[:, used].sum(axis=1)).ravel().astype(int)
 
 
 def recall(explained, gold: set[int]) -> float:
