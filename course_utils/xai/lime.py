@@ -157,11 +157,14 @@ def forward_selection(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_fea
     numpy.ndarray
         Column indices, in the order they were chosen.
     """
-    problem = _WeightedProblem(Z, y, weights)
+    return _forward_selection(_WeightedProblem(Z, y, weights), num_features)
+
+
+def _forward_selection(problem: _WeightedProblem, num_features: int) -> np.ndarray:
     gram, cross = problem.gram, problem.cross
     variance = np.diag(gram).copy()
     chosen: list[int] = []
-    for _ in range(min(num_features, Z.shape[1])):
+    for _ in range(min(num_features, len(cross))):
         residual_cross, residual_variance = cross, variance
         if chosen:
             block = gram[np.ix_(chosen, chosen)]
@@ -188,13 +191,16 @@ def select_features(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_featu
         selection for ``num_features <= 6``, highest weights above.
     """
     check_in("method", method, FEATURE_SELECTIONS)
+    return _select(_WeightedProblem(Z, y, weights), Z[0], num_features, method)
+
+
+def _select(problem: _WeightedProblem, instance: np.ndarray, num_features: int, method: str) -> np.ndarray:
     if method == "auto":
         method = "forward_selection" if num_features <= 6 else "highest_weights"
     if method == "forward_selection":
-        return forward_selection(Z, y, weights, num_features)
-    problem = _WeightedProblem(Z, y, weights)
-    _, coef = problem.fit(np.arange(Z.shape[1]), 0.01)
-    return np.argsort(-np.abs(coef * Z[0]), kind="stable")[:num_features]
+        return _forward_selection(problem, num_features)
+    _, coef = problem.fit(np.arange(len(instance)), 0.01)
+    return np.argsort(-np.abs(coef * instance), kind="stable")[:num_features]
 
 
 @dataclass(frozen=True)
@@ -224,8 +230,9 @@ def fit_sparse_surrogate(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_
 
     Row 0 of ``Z`` must be the instance being explained.
     """
-    used = select_features(Z, y, weights, min(num_features, Z.shape[1]), feature_selection)
+    check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
     problem = _WeightedProblem(Z, y, weights)
+    used = _select(problem, Z[0], min(num_features, Z.shape[1]), feature_selection)
     intercept, coef = problem.fit(used, alpha)
     full = np.zeros(Z.shape[1])
     full[used] = coef
@@ -262,24 +269,31 @@ def _quartile_column(column: np.ndarray) -> _Column:
     """lime's QuartileDiscretizer for one column: bins split at the quartiles, their moments and ranges."""
     edges = np.unique(np.percentile(column, [25, 50, 75]))
     bins = np.searchsorted(edges, column)
-    count = len(edges) + 1
-    means = np.array([column[bins == b].mean() if np.any(bins == b) else 0.0 for b in range(count)])
-    stds = np.array([column[bins == b].std() if np.any(bins == b) else 0.0 for b in range(count)]) + 1e-11
-    values, counts = np.unique(bins, return_counts=True)
-    return _Column(values, counts / counts.sum(), edges, means, stds,
+    counts = np.bincount(bins, minlength=len(edges) + 1)
+    filled = np.maximum(counts, 1)
+    means = np.bincount(bins, column, minlength=len(counts)) / filled
+    variances = np.bincount(bins, (column - means[bins]) ** 2, minlength=len(counts)) / filled
+    values = np.flatnonzero(counts)
+    return _Column(values, counts[values] / counts.sum(), edges, means, np.sqrt(variances) + 1e-11,
                    np.r_[column.min(), edges], np.r_[edges, column.max()])
 
 
 def _category_column(column: np.ndarray) -> _Column:
+    codes = column.astype(int)
+    if np.all(codes == column) and codes.min() >= 0:  # integer codes (the usual case): count them directly
+        counts = np.bincount(codes)
+        values = np.flatnonzero(counts)
+        return _Column(values.astype(float), counts[values] / len(column))
     values, counts = np.unique(column, return_counts=True)
     return _Column(values, counts / counts.sum())
 
 
-def _truncated_normal(mean, std, low, high, rng: np.random.Generator) -> np.ndarray:
-    """Draws from N(mean, std) truncated to [low, high], by inverting the normal CDF."""
-    a, b = ndtr((low - mean) / std), ndtr((high - mean) / std)
-    draws = mean + std * ndtri(a + (b - a) * rng.random(np.shape(mean)))
-    return np.where(high > low, np.clip(draws, low, high), low)
+def _undiscretize(stats: _Column, bins: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Numbers for drawn quartiles: a normal with the bin's mean and std, truncated to the bin (inverse CDF)."""
+    low, high = stats.bin_low, stats.bin_high
+    a, b = ndtr((low - stats.bin_mean) / stats.bin_std), ndtr((high - stats.bin_mean) / stats.bin_std)  # per bin
+    draws = stats.bin_mean[bins] + stats.bin_std[bins] * ndtri(a[bins] + (b - a)[bins] * rng.random(len(bins)))
+    return np.where(high[bins] > low[bins], np.clip(draws, low[bins], high[bins]), low[bins])
 
 
 def sample_tabular(x, X_train, num_samples: int, rng: np.random.Generator | int | None = None, *,
@@ -308,11 +322,11 @@ def sample_tabular(x, X_train, num_samples: int, rng: np.random.Generator | int 
         column = X_train[:, j]
         if j in categorical_features or discretize:
             stats = _category_column(column) if j in categorical_features else _quartile_column(column)
-            drawn = rng.choice(stats.values, size=num_samples, p=stats.frequencies)
+            drawn = stats.values[np.minimum(np.searchsorted(np.cumsum(stats.frequencies), rng.random(num_samples),
+                                                            side="right"), len(stats.values) - 1)]
             own = x[j] if stats.edges is None else np.searchsorted(stats.edges, x[j])
             Z[:, j] = drawn == own
-            samples[:, j] = drawn if stats.edges is None else _truncated_normal(
-                stats.bin_mean[drawn], stats.bin_std[drawn], stats.bin_low[drawn], stats.bin_high[drawn], rng)
+            samples[:, j] = drawn if stats.edges is None else _undiscretize(stats, drawn, rng)
         else:
             mean, std = column.mean(), column.std()
             std = std if std > 0 else 1.0
