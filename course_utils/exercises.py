@@ -100,6 +100,11 @@ def _same(got, expected, atol: float, rtol: float) -> bool:
 
 
 def _short(value) -> str:
+    if isinstance(value, (tuple, list)):
+        try:
+            np.asarray(_as_numpy(value), dtype=float)
+        except (TypeError, ValueError):  # e.g. (intercept, coefficients): show each part
+            return "(" + ", ".join(_short(part) for part in value) + ")"
     text = np.array2string(np.asarray(_as_numpy(value)), precision=4, threshold=8) if value is not None else "None"
     return text if len(text) < 200 else text[:197] + "..."
 

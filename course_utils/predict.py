@@ -109,7 +109,9 @@ def batched_predict(
     model.eval()
     outputs = []
     try:
-        with torch.inference_mode(), _channels_last(model, array.ndim == 4 and target.type == "cpu"):
+        # The layout switch must happen outside inference mode: weights re-stored inside it would
+        # become inference tensors, and the model could no longer be used with autograd.
+        with _channels_last(model, array.ndim == 4 and target.type == "cpu"), torch.inference_mode():
             for start in range(0, len(array), batch_size):
                 batch = torch.as_tensor(array[start:start + batch_size], dtype=torch.float32, device=target)
                 logits = model(batch)

@@ -49,3 +49,9 @@ def test_each_reference_passes_and_a_wrong_answer_fails(exercise_id, capsys):
         result = exercise.reference(*args)
         return [r + 1 for r in result] if isinstance(result, tuple) else np.asarray(result, dtype=float) + 1.0
     assert check(exercise_id, wrong) is exercise.reference
+
+
+def test_results_with_parts_of_different_shapes_are_shown():
+    text = exercises._short((0.5, np.array([1.0, 2.0])))
+    assert text.startswith("(") and "0.5" in text and "[1. 2.]" in text
+    assert exercises._short([1, 2]) == "[1 2]"

@@ -74,3 +74,13 @@ def test_model_is_left_as_it_was(model, images):
     for name, p in model.named_parameters():
         same_object, values, contiguous = before[name]
         assert p is same_object and torch.equal(p, values) and p.is_contiguous() == contiguous
+
+
+def test_model_still_trains_after_batched_predict(model, images):
+    """Gradients must work after a prediction (the channels-last switch once left inference tensors behind)."""
+    batched_predict(model, images)
+    assert not any(p.is_inference() for p in model.parameters())
+    x = images[:2].clone().requires_grad_(True)
+    model(x).sum().backward()
+    assert x.grad is not None and all(p.grad is not None for p in model.parameters())
+    model.zero_grad(set_to_none=True)

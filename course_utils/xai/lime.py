@@ -1,0 +1,805 @@
+"""LIME and SP-LIME by hand (lesson 02), and the baselines of the paper's experiments.
+
+Ribeiro, Singh and Guestrin, "'Why Should I Trust You?': Explaining the Predictions of Any
+Classifier", KDD 2016. LIME explains one prediction of any model ``f`` with a sparse linear
+model ``g`` fitted on perturbed samples ``z`` around the instance ``x``, each weighted by the
+proximity kernel ``pi_x(z) = exp(-D(x, z)^2 / sigma^2)``:
+
+    explanation(x) = argmin_g  sum_z pi_x(z) (f(z) - g(z'))^2   with at most K non-zero weights,
+
+where ``z'`` is the *interpretable* version of ``z`` (which words are present, which
+superpixels are kept, which quartile a number falls in). SP-LIME picks a few instances
+whose explanations together cover the features that matter most (a greedy submodular pick).
+
+The library version is ``lime`` (``lime.lime_tabular``, ``lime.lime_text``,
+``lime.lime_image``, ``lime.submodular_pick``). This module follows its sampling and its
+surrogate fit closely, with one documented difference: the kernel is the paper's
+``exp(-d^2 / w^2)``, whereas lime's code uses ``sqrt(exp(-d^2 / w^2))``, the same kernel with
+a width larger by ``sqrt(2)``; pass ``kernel_width=sqrt(2) * w`` to reproduce lime's weights.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import ndtr, ndtri
+
+from ..exercises import Exercise
+from ..validation import check_array, check_in, check_positive_int, check_real
+
+__all__ = [
+    "kernel",
+    "weighted_ridge",
+    "forward_selection",
+    "select_features",
+    "LocalSurrogate",
+    "fit_sparse_surrogate",
+    "sample_tabular",
+    "lime_tabular",
+    "tabular_feature_names",
+    "sample_masks",
+    "lime_binary",
+    "submodular_pick",
+    "coverage",
+    "random_explanation",
+    "greedy_removal",
+    "parzen_proba",
+    "select_parzen_sigma",
+    "parzen_gradient",
+    "masked_predictor",
+    "linear_model_features",
+    "tree_path_features",
+    "count_used_features",
+    "recall",
+    "EXERCISES",
+]
+
+FEATURE_SELECTIONS = ("auto", "forward_selection", "highest_weights")
+
+
+# ----------------------------------------------------------------- the surrogate model
+
+
+def kernel(distances, kernel_width: float) -> np.ndarray:
+    """The proximity kernel of the paper, ``pi_x(z) = exp(-D(x, z)^2 / kernel_width^2)``.
+
+    Parameters
+    ----------
+    distances : array-like
+        Distances ``D(x, z)`` of the samples to the instance.
+    kernel_width : float
+        ``sigma``; larger widths make the explanation less local.
+
+    Returns
+    -------
+    numpy.ndarray
+        Weights in (0, 1], 1 at distance 0.
+
+    Examples
+    --------
+    >>> kernel(np.array([0.0, 1.0]), 1.0).round(4)
+    array([1.    , 0.3679])
+    """
+    distances = np.asarray(distances, dtype=float)
+    return np.exp(-distances ** 2 / kernel_width ** 2)
+
+
+def weighted_ridge(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, alpha: float = 1.0) -> tuple[float, np.ndarray]:
+    """Weighted ridge regression with an unpenalised intercept (scikit-learn's ``Ridge`` with ``sample_weight``).
+
+    Minimises ``sum_i weights_i (y_i - b - Z_i . w)^2 + alpha ||w||^2``: centre ``Z`` and
+    ``y`` on their weighted means, solve ``(Zc' W Zc + alpha I) w = Zc' W yc``, then
+    ``b = mean(y) - mean(Z) . w``.
+
+    Parameters
+    ----------
+    Z : numpy.ndarray, shape (n, k)
+    y : numpy.ndarray, shape (n,)
+    weights : numpy.ndarray, shape (n,)
+        Non-negative sample weights (the kernel values).
+    alpha : float, default 1.0
+        Ridge penalty (lime uses 1 for the final fit, 0 inside forward selection).
+
+    Returns
+    -------
+    intercept : float
+    coef : numpy.ndarray, shape (k,)
+    """
+    mean_z = np.average(Z, axis=0, weights=weights)
+    mean_y = np.average(y, weights=weights)
+    centred = Z - mean_z
+    gram = centred.T @ (weights[:, None] * centred) + alpha * np.eye(Z.shape[1])
+    coef = np.linalg.lstsq(gram, centred.T @ (weights * (y - mean_y)), rcond=None)[0]
+    return float(mean_y - mean_z @ coef), coef
+
+
+class _WeightedProblem:
+    """Weighted, centred sufficient statistics: every subset fit is then a tiny k x k solve."""
+
+    def __init__(self, Z: np.ndarray, y: np.ndarray, weights: np.ndarray):
+        self.mean_z = np.average(Z, axis=0, weights=weights)
+        self.mean_y = float(np.average(y, weights=weights))
+        centred = Z - self.mean_z
+        weighted = weights[:, None] * centred
+        yc = y - self.mean_y
+        self.gram = centred.T @ weighted
+        self.cross = weighted.T @ yc
+        self.total = float(yc @ (weights * yc))
+
+    def fit(self, features: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
+        block = self.gram[np.ix_(features, features)] + alpha * np.eye(len(features))
+        coef = np.linalg.lstsq(block, self.cross[features], rcond=None)[0]
+        return self.mean_y - self.mean_z[features] @ coef, coef
+
+    def r2(self, features: np.ndarray, coef: np.ndarray) -> float:
+        """Weighted R^2 of a fit (what ``Ridge.score`` with ``sample_weight`` returns)."""
+        block = self.gram[np.ix_(features, features)]
+        residual = self.total - 2 * coef @ self.cross[features] + coef @ block @ coef
+        return 1.0 - residual / self.total if self.total > 0 else 1.0
+
+
+def forward_selection(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_features: int) -> np.ndarray:
+    """Greedy forward selection of ``num_features`` columns of ``Z`` (lime's ``forward_selection``).
+
+    Start with no feature; at each step add the column whose weighted least-squares fit
+    (``weighted_ridge`` with ``alpha=0``) together with the columns chosen so far has the
+    smallest weighted squared error (the largest weighted R^2); ties go to the lower index.
+
+    All candidates are scored at once: adding column j to the chosen set S lowers the
+    weighted squared error by ``r_j^2 / q_j``, where ``r_j`` is the covariance of column j
+    with the current residual and ``q_j`` the variance of column j left after regressing it
+    on S (a Schur complement of the weighted Gram matrix).
+
+    Returns
+    -------
+    numpy.ndarray
+        Column indices, in the order they were chosen.
+    """
+    return _forward_selection(_WeightedProblem(Z, y, weights), num_features)
+
+
+def _forward_selection(problem: _WeightedProblem, num_features: int) -> np.ndarray:
+    gram, cross = problem.gram, problem.cross
+    variance = np.diag(gram).copy()
+    chosen: list[int] = []
+    for _ in range(min(num_features, len(cross))):
+        residual_cross, residual_variance = cross, variance
+        if chosen:
+            block = gram[np.ix_(chosen, chosen)]
+            solved = np.linalg.lstsq(block, np.column_stack([gram[chosen], cross[chosen]]), rcond=None)[0]
+            residual_variance = variance - np.einsum("ij,ij->j", gram[chosen], solved[:, :-1])
+            residual_cross = cross - gram[:, chosen] @ solved[:, -1]
+        usable = residual_variance > 1e-10 * np.maximum(variance, np.finfo(float).tiny)
+        gain = np.where(usable, residual_cross ** 2 / np.where(usable, residual_variance, 1.0), 0.0)
+        gain[chosen] = -np.inf
+        chosen.append(int(np.argmax(gain)))
+    return np.array(chosen, dtype=int)
+
+
+def select_features(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_features: int,
+                    method: str = "auto") -> np.ndarray:
+    """Choose at most ``num_features`` columns of ``Z`` for the surrogate (lime's ``feature_selection``).
+
+    Parameters
+    ----------
+    method : {"auto", "forward_selection", "highest_weights"}
+        ``forward_selection``: see :func:`forward_selection`. ``highest_weights``: fit a
+        weighted ridge (``alpha=0.01``) on all columns and keep those with the largest
+        ``|coef_j * Z[0, j]|`` (row 0 is the instance). ``auto`` (lime's default): forward
+        selection for ``num_features <= 6``, highest weights above.
+    """
+    check_in("method", method, FEATURE_SELECTIONS)
+    return _select(_WeightedProblem(Z, y, weights), Z[0], num_features, method)
+
+
+def _select(problem: _WeightedProblem, instance: np.ndarray, num_features: int, method: str) -> np.ndarray:
+    if method == "auto":
+        method = "forward_selection" if num_features <= 6 else "highest_weights"
+    if method == "forward_selection":
+        return _forward_selection(problem, num_features)
+    _, coef = problem.fit(np.arange(len(instance)), 0.01)
+    return np.argsort(-np.abs(coef * instance), kind="stable")[:num_features]
+
+
+@dataclass(frozen=True)
+class LocalSurrogate:
+    """A fitted LIME explanation.
+
+    Attributes
+    ----------
+    intercept : float
+    weights : numpy.ndarray
+        One weight per interpretable feature; at most ``num_features`` are non-zero.
+    score : float
+        Weighted R^2 of the surrogate on the samples (how well ``g`` mimics ``f`` locally).
+    prediction : float
+        The surrogate's value at the instance itself (row 0 of the samples).
+    """
+
+    intercept: float
+    weights: np.ndarray
+    score: float
+    prediction: float
+
+
+def fit_sparse_surrogate(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_features: int, *,
+                         feature_selection: str = "auto", alpha: float = 1.0) -> LocalSurrogate:
+    """Select features, then fit the weighted ridge on them (lime's ``explain_instance_with_data``).
+
+    Row 0 of ``Z`` must be the instance being explained.
+    """
+    check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
+    problem = _WeightedProblem(Z, y, weights)
+    used = _select(problem, Z[0], min(num_features, Z.shape[1]), feature_selection)
+    intercept, coef = problem.fit(used, alpha)
+    full = np.zeros(Z.shape[1])
+    full[used] = coef
+    return LocalSurrogate(float(intercept), full, float(problem.r2(used, coef)), float(intercept + Z[0] @ full))
+
+
+def _check_predictions(values, num_samples: int) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if values.shape != (num_samples,):
+        raise ValueError(
+            f"f must return one probability per row, shape ({num_samples},), got shape {values.shape}; "
+            "select the explained class, e.g. lambda X: model.predict_proba(X)[:, 1]."
+        )
+    return values
+
+
+# ----------------------------------------------------------------- tabular data
+
+
+@dataclass(frozen=True)
+class _Column:
+    """Training statistics of one column: its sampling distribution and how to undo bins."""
+
+    values: np.ndarray        # categories or bin numbers
+    frequencies: np.ndarray
+    edges: np.ndarray | None = None   # quartile boundaries of a discretised column
+    bin_mean: np.ndarray | None = None
+    bin_std: np.ndarray | None = None
+    bin_low: np.ndarray | None = None
+    bin_high: np.ndarray | None = None
+
+
+def _quartile_column(column: np.ndarray) -> _Column:
+    """lime's QuartileDiscretizer for one column: bins split at the quartiles, their moments and ranges."""
+    edges = np.unique(np.percentile(column, [25, 50, 75]))
+    bins = np.searchsorted(edges, column)
+    counts = np.bincount(bins, minlength=len(edges) + 1)
+    filled = np.maximum(counts, 1)
+    means = np.bincount(bins, column, minlength=len(counts)) / filled
+    variances = np.bincount(bins, (column - means[bins]) ** 2, minlength=len(counts)) / filled
+    values = np.flatnonzero(counts)
+    return _Column(values, counts[values] / counts.sum(), edges, means, np.sqrt(variances) + 1e-11,
+                   np.r_[column.min(), edges], np.r_[edges, column.max()])
+
+
+def _category_column(column: np.ndarray) -> _Column:
+    codes = column.astype(int)
+    if np.all(codes == column) and codes.min() >= 0:  # integer codes (the usual case): count them directly
+        counts = np.bincount(codes)
+        values = np.flatnonzero(counts)
+        return _Column(values.astype(float), counts[values] / len(column))
+    values, counts = np.unique(column, return_counts=True)
+    return _Column(values, counts / counts.sum())
+
+
+def _undiscretize(stats: _Column, bins: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Numbers for drawn quartiles: a normal with the bin's mean and std, truncated to the bin (inverse CDF)."""
+    low, high = stats.bin_low, stats.bin_high
+    a, b = ndtr((low - stats.bin_mean) / stats.bin_std), ndtr((high - stats.bin_mean) / stats.bin_std)  # per bin
+    draws = stats.bin_mean[bins] + stats.bin_std[bins] * ndtri(a[bins] + (b - a)[bins] * rng.random(len(bins)))
+    return np.where(high[bins] > low[bins], np.clip(draws, low[bins], high[bins]), low[bins])
+
+
+def sample_tabular(x, X_train, num_samples: int, rng: np.random.Generator | int | None = None, *,
+                   categorical_features: Sequence[int] = (), discretize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Perturbed samples around ``x`` the way ``lime.lime_tabular`` draws them.
+
+    Categorical columns (and, with ``discretize=True``, every numeric column cut into its
+    training quartiles) are drawn from their training frequencies; the interpretable
+    feature is 1 when the draw equals ``x``'s category (or quartile). A drawn quartile is
+    turned back into a number by a normal truncated to the bin, with the bin's training
+    mean and standard deviation. With ``discretize=False`` numeric columns are drawn from
+    ``N(mean, std)`` of the training data and their interpretable version is the
+    standardised value ``(z - mean) / std``.
+
+    Returns
+    -------
+    Z : numpy.ndarray, shape (num_samples, d)
+        Interpretable representation; row 0 is ``x`` itself.
+    samples : numpy.ndarray, shape (num_samples, d)
+        The same samples in the model's input space (row 0 is ``x``).
+    """
+    x, X_train = np.asarray(x, dtype=float), np.asarray(X_train, dtype=float)
+    rng = np.random.default_rng(rng)
+    Z, samples = np.empty((num_samples, len(x))), np.empty((num_samples, len(x)))
+    for j in range(len(x)):
+        column = X_train[:, j]
+        if j in categorical_features or discretize:
+            stats = _category_column(column) if j in categorical_features else _quartile_column(column)
+            drawn = stats.values[np.minimum(np.searchsorted(np.cumsum(stats.frequencies), rng.random(num_samples),
+                                                            side="right"), len(stats.values) - 1)]
+            own = x[j] if stats.edges is None else np.searchsorted(stats.edges, x[j])
+            Z[:, j] = drawn == own
+            samples[:, j] = drawn if stats.edges is None else _undiscretize(stats, drawn, rng)
+        else:
+            mean, std = column.mean(), column.std()
+            std = std if std > 0 else 1.0
+            samples[:, j] = rng.normal(size=num_samples) * std + mean
+            Z[:, j] = (samples[:, j] - mean) / std
+            Z[0, j] = (x[j] - mean) / std
+    Z[0, [j for j in range(len(x)) if j in categorical_features or discretize]] = 1.0
+    samples[0] = x
+    return Z, samples
+
+
+def lime_tabular(f: Callable[[np.ndarray], np.ndarray], x, X_train, *, num_features: int,
+                 num_samples: int = 5000, kernel_width: float | None = None,
+                 rng: np.random.Generator | int | None = None, categorical_features: Sequence[int] = (),
+                 discretize: bool = True, feature_selection: str = "auto") -> np.ndarray:
+    """Explain ``f(x)`` with LIME: sample around ``x``, weight by proximity, fit a sparse linear model.
+
+    Follows ``lime.lime_tabular.LimeTabularExplainer`` (Ribeiro et al., KDD 2016): samples
+    from :func:`sample_tabular`, Euclidean distances in the interpretable space, the
+    kernel ``exp(-d^2 / kernel_width^2)``, feature selection as lime's ``auto``, then a
+    weighted ridge (``alpha=1``) on the chosen features.
+
+    Parameters
+    ----------
+    f : callable
+        Maps an (n, d) array to (n,) probabilities of the explained class.
+    x : array-like, shape (d,)
+        The instance.
+    X_train : array-like, shape (n_train, d)
+        Training data: its statistics define the sampling distribution.
+    num_features : int
+        At most this many non-zero weights (clipped to d).
+    num_samples : int, default 5000
+    kernel_width : float, optional
+        Default ``0.75 * sqrt(d)`` as in lime (whose kernel is wider by ``sqrt(2)``: see the
+        module's docstring).
+    rng : numpy.random.Generator or int, optional
+    categorical_features : sequence of int, default ()
+        Columns holding category codes.
+    discretize : bool, default True
+        Cut numeric columns into quartiles (lime's default) or keep them continuous.
+    feature_selection : {"auto", "forward_selection", "highest_weights"}
+
+    Returns
+    -------
+    numpy.ndarray, shape (d,)
+        Signed weights; with ``discretize=True`` weight j is the change in ``f`` for "feature
+        j is in x's category or quartile" versus "it is not".
+
+    Raises
+    ------
+    ValueError, TypeError
+        On inconsistent shapes or invalid options; if ``f`` does not return shape (num_samples,).
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(500, 4))
+    >>> f = lambda Z: 1 / (1 + np.exp(-3 * Z[:, 2]))
+    >>> w = lime_tabular(f, X[0], X, num_features=1, num_samples=2000, rng=0)
+    >>> int(np.flatnonzero(w)[0])
+    2
+    """
+    X_train = check_array("X_train", X_train, ndim=2)
+    x = check_array("x", x, ndim=1)
+    if len(x) != X_train.shape[1]:
+        raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}.")
+    num_features = check_positive_int("num_features", num_features)
+    num_samples = check_positive_int("num_samples", num_samples)
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be at least 2 (the instance and one perturbation), got {num_samples}.")
+    d = len(x)
+    width = 0.75 * np.sqrt(d) if kernel_width is None else check_real("kernel_width", kernel_width, low=0,
+                                                                       low_inclusive=False)
+    categorical = sorted({int(j) for j in categorical_features})
+    if any(j < 0 or j >= d for j in categorical):
+        raise ValueError(f"categorical_features must be column indices in [0, {d}), got {list(categorical_features)}.")
+    check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
+    Z, samples = sample_tabular(x, X_train, num_samples, rng, categorical_features=categorical, discretize=discretize)
+    y = _check_predictions(f(samples), num_samples)
+    weights = kernel(np.linalg.norm(Z - Z[0], axis=1), width)
+    return fit_sparse_surrogate(Z, y, weights, num_features, feature_selection=feature_selection).weights
+
+
+def tabular_feature_names(x, X_train, feature_names: Sequence[str], *, categorical_features: Sequence[int] = (),
+                          categories: dict | None = None, discretize: bool = True) -> list[str]:
+    """Readable names of the interpretable features :func:`lime_tabular` uses for ``x``, as lime writes them.
+
+    ``"sex=Male"`` for a categorical column (``categories[j]`` maps codes to names), the
+    quartile of ``x`` such as ``"28.00 < age <= 37.00"`` for a discretised one, the plain name
+    otherwise.
+    """
+    x, X_train = np.asarray(x, dtype=float), np.asarray(X_train, dtype=float)
+    names = []
+    for j, name in enumerate(feature_names):
+        if j in categorical_features:
+            value = categories[j][int(x[j])] if categories and j in categories else f"{x[j]:g}"
+            names.append(f"{name}={value}")
+        elif discretize:
+            edges = np.unique(np.percentile(X_train[:, j], [25, 50, 75]))
+            b = int(np.searchsorted(edges, x[j]))
+            names.append(f"{name} <= {edges[0]:.2f}" if b == 0 else f"{name} > {edges[-1]:.2f}" if b == len(edges)
+                         else f"{edges[b - 1]:.2f} < {name} <= {edges[b]:.2f}")
+        else:
+            names.append(str(name))
+    return names
+
+
+# ----------------------------------------------------------------- text and superpixels
+
+
+def sample_masks(d: int, num_samples: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Binary masks as ``lime.lime_text`` draws them: row 0 keeps everything; each other row
+    switches off a uniformly chosen number (1 to d) of uniformly chosen features."""
+    rng = np.random.default_rng(rng)
+    masks = np.ones((num_samples, d))
+    sizes = rng.integers(1, d + 1, size=num_samples - 1)
+    ranks = rng.random((num_samples - 1, d)).argsort(axis=1).argsort(axis=1)
+    masks[1:][ranks < sizes[:, None]] = 0.0
+    return masks
+
+
+def lime_binary(f: Callable[[np.ndarray], np.ndarray], d: int, *, num_features: int, num_samples: int = 5000,
+                kernel_width: float = 25.0, rng: np.random.Generator | int | None = None,
+                feature_selection: str = "auto") -> LocalSurrogate:
+    """LIME on a binary interpretable representation (words present, superpixels kept).
+
+    Masks come from :func:`sample_masks`; the distance is lime_text's cosine distance
+    between a mask and the all-ones instance, times 100, and the kernel
+    ``exp(-d^2 / kernel_width^2)``.
+
+    Parameters
+    ----------
+    f : callable
+        Maps (n, d) 0/1 masks (1 = the feature is kept) to (n,) probabilities of the explained class.
+    d : int
+        Number of interpretable features (e.g. distinct words of the document).
+    num_features : int
+        At most this many non-zero weights (clipped to d).
+
+    Returns
+    -------
+    LocalSurrogate
+
+    Examples
+    --------
+    >>> f = lambda M: 0.2 + 0.6 * M[:, 3]
+    >>> int(np.argmax(lime_binary(f, 6, num_features=2, num_samples=500, rng=0).weights))
+    3
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}.")
+    d = check_positive_int("d", d)
+    num_features = check_positive_int("num_features", num_features)
+    num_samples = check_positive_int("num_samples", num_samples)
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be at least 2 (the instance and one perturbation), got {num_samples}.")
+    width = check_real("kernel_width", kernel_width, low=0, low_inclusive=False)
+    masks = sample_masks(d, num_samples, rng)
+    y = _check_predictions(f(masks), num_samples)
+    distances = 100.0 * (1.0 - np.sqrt(masks.sum(axis=1) / d))
+    return fit_sparse_surrogate(masks, y, kernel(distances, width), num_features, feature_selection=feature_selection)
+
+
+# ----------------------------------------------------------------- SP-LIME
+
+
+def _check_explanations(W) -> np.ndarray:
+    W = check_array("W", W, ndim=2)
+    if W.shape[0] == 0:
+        raise ValueError("W must have at least one row (one explanation per instance), got 0 rows.")
+    return np.abs(W)
+
+
+def coverage(W, rows: Sequence[int]) -> float:
+    """Share of the total global importance covered by the explanations in ``rows``.
+
+    The paper's ``c(V, W, I) = sum_j 1[exists i in V: W_ij != 0] I_j`` with
+    ``I_j = sqrt(sum_i |W_ij|)``, divided by ``sum_j I_j`` (so 1.0 means every feature that
+    appears in any explanation is covered).
+    """
+    absolute = _check_explanations(W)
+    importance = np.sqrt(absolute.sum(axis=0))
+    covered = absolute[list(rows)].sum(axis=0) > 0
+    total = importance.sum()
+    return float(importance[covered].sum() / total) if total > 0 else 0.0
+
+
+def submodular_pick(W, budget: int) -> list[int]:
+    """SP-LIME: greedily pick ``budget`` rows of ``W`` that cover the most global importance.
+
+    Rows of ``W`` are explanations (instances x features). Feature j's global importance is
+    ``I_j = sqrt(sum_i |W_ij|)``; each step adds the row that most increases the importance
+    of the features covered (non-zero in some picked row); ties go to the lower index.
+    Greedy maximisation of this monotone submodular function is within ``1 - 1/e`` of the
+    best pick (Ribeiro et al., 2016, section 4).
+
+    Parameters
+    ----------
+    W : array-like, shape (n, d')
+    budget : int
+        How many instances a user is willing to look at (at most n).
+
+    Returns
+    -------
+    list of int
+        The picked rows, in the order they were chosen.
+
+    Examples
+    --------
+    >>> W = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.5]])
+    >>> submodular_pick(W, 2)
+    [0, 2]
+    """
+    absolute = _check_explanations(W)
+    budget = check_positive_int("budget", budget)
+    if budget > len(absolute):
+        raise ValueError(f"budget must be at most the number of explanations (rows of W, {len(absolute)}), got {budget}.")
+    importance = np.sqrt(absolute.sum(axis=0))
+    present = absolute > 0
+    covered = np.zeros(absolute.shape[1], dtype=bool)
+    picked: list[int] = []
+    for _ in range(budget):
+        gains = (present & ~covered) @ importance
+        gains[picked] = -1.0
+        best = int(np.argmax(gains))
+        picked.append(best)
+        covered |= present[best]
+    return picked
+
+
+# ----------------------------------------------------------------- the paper's experiments
+
+
+def random_explanation(d: int, num_features: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """The "random" baseline: ``num_features`` distinct features drawn uniformly out of ``d``."""
+    return np.random.default_rng(rng).choice(d, size=min(num_features, d), replace=False)
+
+
+def greedy_removal(f: Callable[[np.ndarray], np.ndarray], d: int, num_features: int,
+                   threshold: float = 0.5) -> np.ndarray:
+    """The "greedy" baseline (Martens and Provost, 2014; the paper's code ``explain_greedy_martens``).
+
+    Repeatedly switch off the feature whose removal lowers ``f`` (the probability of the
+    predicted class, given 0/1 masks) the most, and record it; stop after ``num_features``
+    features, when no removal lowers ``f``, or once ``f`` falls below ``threshold`` (the
+    prediction changed).
+
+    Returns
+    -------
+    numpy.ndarray
+        The removed features, most important first.
+    """
+    mask = np.ones(d)
+    current = float(f(mask[None])[0])
+    chosen: list[int] = []
+    while len(chosen) < min(num_features, d):
+        candidates = np.flatnonzero(mask)
+        trials = np.repeat(mask[None], len(candidates), axis=0)
+        trials[np.arange(len(candidates)), candidates] = 0.0
+        values = np.asarray(f(trials), dtype=float)
+        best = int(np.argmin(values))
+        if values[best] > current:
+            break
+        chosen.append(int(candidates[best]))
+        mask[candidates[best]] = 0.0
+        current = float(values[best])
+        if current < threshold:
+            break
+    return np.array(chosen, dtype=int)
+
+
+def _squared_norms(X) -> np.ndarray:
+    return np.asarray(X.multiply(X).sum(axis=1)).ravel() if hasattr(X, "multiply") else np.einsum("ij,ij->i", X, X)
+
+
+def _parzen_weights(X_train, queries) -> np.ndarray:
+    """Squared distances between every query row and every training row (dense or sparse inputs)."""
+    cross = queries @ X_train.T
+    cross = cross.toarray() if hasattr(cross, "toarray") else np.asarray(cross)
+    distances = _squared_norms(queries)[:, None] + _squared_norms(X_train)[None, :] - 2 * cross
+    return np.maximum(distances, 0.0)
+
+
+def _parzen_kernel(X_train, queries, sigma: float) -> np.ndarray:
+    """Gaussian weights exp(-||X_i - x||^2 / (2 sigma^2)), rescaled per query so the largest is 1."""
+    log_k = -_parzen_weights(X_train, queries) / (2 * sigma ** 2)
+    return np.exp(log_k - log_k.max(axis=1, keepdims=True))
+
+
+def parzen_proba(X_train, labels: np.ndarray, X, sigma: float) -> np.ndarray:
+    """A Parzen-window classifier's probability of class 1 at each row of ``X`` (Baehrens et al., JMLR 2010).
+
+    ``p(x) = sum_{i: labels_i = 1} k_i / sum_i k_i`` with Gaussian weights
+    ``k_i = exp(-||X_i - x||^2 / (2 sigma^2))``. The paper fits it to the model's
+    predictions to get a global, differentiable approximation of the model.
+
+    Parameters
+    ----------
+    X_train : array or scipy.sparse matrix, shape (n, d)
+    labels : numpy.ndarray, shape (n,)
+        0/1 labels of the training rows (the model's predictions).
+    X : array or scipy.sparse matrix, shape (m, d) or (d,)
+    sigma : float
+
+    Returns
+    -------
+    numpy.ndarray of shape (m,), or a float for a single row.
+    """
+    single = not hasattr(X, "toarray") and np.ndim(X) == 1
+    queries = np.atleast_2d(np.asarray(X, dtype=float)) if not hasattr(X, "toarray") else X
+    k = _parzen_kernel(X_train, queries, sigma)
+    p = k[:, np.asarray(labels) == 1].sum(axis=1) / k.sum(axis=1)
+    return float(p[0]) if single else p
+
+
+def select_parzen_sigma(X_fit, labels_fit: np.ndarray, X_held_out, labels_held_out: np.ndarray,
+                        sigmas: Sequence[float] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)) -> tuple[float, dict]:
+    """The Parzen width whose classifier (fitted on ``X_fit``) best agrees with ``labels_held_out``.
+
+    The paper tuned sigma per data set and model; here the labels are the model's own
+    predictions, so the chosen Parzen window imitates the model as closely as it can.
+
+    Returns
+    -------
+    sigma : float
+    agreement : dict
+        Sigma -> share of held-out rows where the Parzen classifier and the labels agree.
+    """
+    squared = _parzen_weights(X_fit, X_held_out)
+    positive = np.asarray(labels_fit) == 1
+    agreement = {}
+    for sigma in sigmas:
+        log_k = -squared / (2 * sigma ** 2)
+        k = np.exp(log_k - log_k.max(axis=1, keepdims=True))
+        p = k[:, positive].sum(axis=1) / k.sum(axis=1)
+        agreement[float(sigma)] = float(np.mean((p > 0.5) == (np.asarray(labels_held_out) == 1)))
+    return max(agreement, key=agreement.get), agreement
+
+
+def parzen_gradient(X_train, labels: np.ndarray, x: np.ndarray, sigma: float, features: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`parzen_proba` at ``x`` with respect to the given features.
+
+    ``dp/dx = [sum_i k_i (X_i - x) (1[y_i = 1] - p)] / (sigma^2 sum_i k_i)``: the "Parzen"
+    explanation of the paper ranks features by it.
+    """
+    x = np.asarray(x, dtype=float)
+    k = _parzen_kernel(X_train, x[None], sigma)[0]
+    ones = (np.asarray(labels) == 1).astype(float)
+    p = (k * ones).sum() / k.sum()
+    columns = X_train[:, features]
+    columns = columns.toarray() if hasattr(columns, "toarray") else np.asarray(columns)
+    return ((k * (ones - p)) @ (columns - x[features])) / (sigma ** 2 * k.sum())
+
+
+def masked_predictor(predict_proba: Callable, x, label: int) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Turn a bag-of-words row into the function LIME, greedy removal and the trust users need.
+
+    Parameters
+    ----------
+    predict_proba : callable
+        A model's ``predict_proba`` on (n, V) rows (scipy sparse accepted).
+    x : scipy.sparse matrix of shape (1, V), or array of shape (V,)
+        The document.
+    label : int
+        The class whose probability is explained.
+
+    Returns
+    -------
+    present : numpy.ndarray
+        Indices of the words in ``x`` (the interpretable features, in this order).
+    f : callable
+        Maps (n, len(present)) 0/1 masks to (n,) probabilities of ``label`` for ``x`` with the
+        masked-out words removed.
+    """
+    row = sp.csr_matrix(x).reshape(1, -1)
+    present, values, width = row.indices.copy(), row.data.copy(), row.shape[1]
+    order = np.argsort(present)
+    present, values = present[order], values[order]
+
+    def f(masks: np.ndarray) -> np.ndarray:
+        masks = np.asarray(masks, dtype=float)
+        rows = np.repeat(np.arange(len(masks)), len(present))
+        matrix = sp.csr_matrix(((masks * values).ravel(), (rows, np.tile(present, len(masks)))),
+                               shape=(len(masks), width))
+        return np.asarray(predict_proba(matrix))[:, label]
+
+    return present, f
+
+
+def linear_model_features(coef: np.ndarray, x: np.ndarray) -> set[int]:
+    """Features a linear model uses for ``x``: non-zero coefficient and non-zero value."""
+    return set(np.flatnonzero((np.ravel(coef) != 0) & (np.ravel(x) != 0)).tolist())
+
+
+def tree_path_features(tree, x: np.ndarray) -> set[int]:
+    """Features tested on ``x``'s path through a fitted scikit-learn tree that are non-zero in ``x``
+    (the paper's gold features for a decision tree; an absent word cannot be "removed")."""
+    x = np.asarray(x, dtype=float).reshape(1, -1)
+    nodes = tree.decision_path(x).indices
+    tested = tree.tree_.feature[nodes]
+    return {int(j) for j in tested[tested >= 0] if x[0, j] != 0}
+
+
+def count_used_features(model, X) -> np.ndarray:
+    """For each row of ``X``, how many gold features the model uses (see :func:`linear_model_features`
+    for a linear model with ``coef_``, :func:`tree_path_features` for a tree with ``tree_``)."""
+    present = sp.csr_matrix(X) != 0
+    if hasattr(model, "tree_"):
+        paths = model.decision_path(X).tocsr()
+        internal = np.flatnonzero(model.tree_.feature >= 0)
+        tested = sp.csr_matrix((np.ones(len(internal)), (internal, model.tree_.feature[internal])),
+                               shape=(paths.shape[1], present.shape[1]))
+        on_path = (paths @ tested) > 0
+        return np.asarray(on_path.multiply(present).sum(axis=1)).ravel().astype(int)
+    used = np.flatnonzero(np.ravel(model.coef_) != 0)
+    return np.asarray(present[:, used].sum(axis=1)).ravel().astype(int)
+
+
+def recall(explained, gold: set[int]) -> float:
+    """Share of the ``gold`` features found in ``explained`` (1.0 if there are none to find)."""
+    gold = set(gold)
+    return len(gold & {int(j) for j in explained}) / len(gold) if gold else 1.0
+
+
+# ----------------------------------------------------------------- exercises
+
+
+def _kernel_cases(rng: np.random.Generator) -> list[tuple]:
+    return [(np.array([0.0, 0.5, 1.0, 2.0]), 1.0), (rng.uniform(0, 5, size=20), 2.6), (np.array([3.0]), 0.75)]
+
+
+def _weighted_problem(rng: np.random.Generator, n: int = 60, k: int = 4) -> tuple:
+    Z = rng.normal(size=(n, k))
+    y = Z @ rng.normal(size=k) + 0.3 + 0.1 * rng.normal(size=n)
+    return Z, y, rng.uniform(0.05, 1.0, size=n)
+
+
+def _ridge_cases(rng: np.random.Generator) -> list[tuple]:
+    return [(*_weighted_problem(rng), 1.0), (*_weighted_problem(rng, 40, 2), 0.01),
+            (*_weighted_problem(rng, 80, 6), 5.0)]
+
+
+def _selection_cases(rng: np.random.Generator) -> list[tuple]:
+    cases = []
+    for n, k, chosen in [(80, 6, 2), (120, 8, 3), (60, 5, 5)]:
+        Z, _, weights = _weighted_problem(rng, n, k)
+        coef = np.zeros(k)
+        coef[rng.choice(k, size=chosen, replace=False)] = rng.choice([-1, 1], size=chosen) * rng.uniform(0.5, 2, chosen)
+        cases.append((Z, Z @ coef + 0.2 * rng.normal(size=n), weights, chosen))
+    return cases
+
+
+def _pick_cases(rng: np.random.Generator) -> list[tuple]:
+    W = rng.normal(size=(12, 9)) * (rng.random((12, 9)) < 0.3)
+    return [(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.5]]), 2), (W, 3), (W, 6)]
+
+
+EXERCISES = {
+    "2.1": Exercise("2.1", "the proximity kernel", kernel, _kernel_cases,
+                    "return np.exp(-distances ** 2 / kernel_width ** 2) (square both the distance and the width)."),
+    "2.2": Exercise("2.2", "weighted ridge regression", weighted_ridge, _ridge_cases,
+                    "centre Z and y on their weighted means (np.average(..., weights=weights)); solve "
+                    "(Zc.T @ (weights[:, None] * Zc) + alpha * I) coef = Zc.T @ (weights * yc); the intercept is "
+                    "mean_y - mean_Z @ coef. Return (intercept, coef)."),
+    "2.3": Exercise("2.3", "forward selection", forward_selection, _selection_cases,
+                    "keep a list `chosen`; num_features times, try every column not chosen yet, fit "
+                    "weighted_ridge(Z[:, chosen + [j]], y, weights, alpha=0), compute the weighted squared error "
+                    "sum(weights * (y - intercept - Z[:, cols] @ coef) ** 2) and add the column with the smallest; "
+                    "return np.array(chosen)."),
+    "2.4": Exercise("2.4", "submodular pick", submodular_pick, _pick_cases,
+                    "importance = np.sqrt(np.abs(W).sum(axis=0)); keep a boolean `covered` per feature; budget "
+                    "times, for every row not picked compute the importance of the features it would newly "
+                    "cover (W != 0 and not covered), pick the largest (lowest index on ties), update `covered`."),
+}
