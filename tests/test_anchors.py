@@ -18,6 +18,7 @@ from course_utils.xai.anchors import (
     perturb_text,
     precision_and_coverage,
     quartile_edges,
+    rule_from_text,
     rule_holds,
     simulated_user,
 )
@@ -158,6 +159,17 @@ def test_rule_holds_and_precision_and_coverage():
     assert rule_holds(X, []).all()
     Z = np.array([[0.9, 0.9], [0.9, 0.2], [0.6, 0.7], [0.8, 0.8]])
     assert precision_and_coverage(two_feature_model, Z, 1, X, [(0, ">", 0.5)]) == (0.75, 0.75)
+
+
+def test_describe_rule_and_rule_from_text_round_trip():
+    X = np.column_stack([np.arange(101.0), np.arange(101) % 3])
+    predicates = candidate_predicates(X, np.array([40.0, 2.0]), categorical=[1])
+    rule = [predicates[0], predicates[1], predicates[3]]  # age > 25, age <= 50, colour = 2
+    features, texts = anchors.describe_rule(rule, ["age", "colour"], {1: ["red", "green", "blue"]})
+    assert features == (0, 1) and texts == ("25.00 < age <= 50.00", "colour = blue")
+    assert rule_from_text(texts, predicates, ["age", "colour"], {1: ["red", "green", "blue"]}) == rule
+    with pytest.raises(ValueError, match="texts must describe predicates of the instance, got 'age > 99.00'"):
+        rule_from_text(["age > 99.00"], predicates, ["age", "colour"])
 
 
 def test_conditional_sample_satisfies_the_rule_and_keeps_other_columns(uniform_data):
@@ -301,3 +313,6 @@ def test_agrees_with_anchor_exp_on_the_two_feature_model(uniform_data):
         ours = anchor_tabular(two_feature_model, uniform_data, x, rng=0)
         assert set(theirs.features()) <= {0, 1} and len(set(theirs.features())) == len(ours.features)
         assert theirs.precision() >= 0.95 and ours.precision >= 0.95
+        # anchor-exp writes its rules the way we do, so they can be read back as predicates
+        rule = rule_from_text(theirs.names(), candidate_predicates(uniform_data, x), ["x0", "x1", "x2", "x3"])
+        assert sorted({p[0] for p in rule}) == sorted(set(theirs.features()))

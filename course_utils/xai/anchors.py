@@ -46,6 +46,7 @@ __all__ = [
     "candidate_predicates",
     "rule_holds",
     "describe_rule",
+    "rule_from_text",
     "conditional_sample",
     "perturb_text",
     "precision_and_coverage",
@@ -171,6 +172,36 @@ def rule_holds(X, rule: Sequence[Predicate]) -> np.ndarray:
         mask &= _OPERATORS[op](X[:, feature], value)
     return mask
 
+
+
+def rule_from_text(texts: Sequence[str], predicates: Sequence[Predicate], feature_names: Sequence[str],
+                   categorical_names: dict[int, Sequence[str]] | None = None) -> list[Predicate]:
+    """Turn readable predicates (ours, or anchor-exp's ``explanation.names()``) back into a rule.
+
+    Each text must be what :func:`describe_rule` writes for one or two of ``predicates`` on
+    one feature (e.g. ``"age <= 28.00"``, ``"28.00 < age <= 37.00"``, ``"sex = Male"``).
+
+    Raises
+    ------
+    ValueError
+        If a text matches no predicate or pair of predicates on one feature.
+
+    Examples
+    --------
+    >>> predicates = [(0, ">", 28.0), (0, "<=", 37.0), (1, "==", 1.0)]
+    >>> rule_from_text(["28.00 < age <= 37.00"], predicates, ["age", "sex"])
+    [(0, '>', 28.0), (0, '<=', 37.0)]
+    """
+    rule: list[Predicate] = []
+    for text in texts:
+        options = [[p] for p in predicates] + [[p, q] for i, p in enumerate(predicates)
+                                                for q in predicates[i + 1:] if p[0] == q[0]]
+        match = next((option for option in options
+                      if describe_rule(option, feature_names, categorical_names)[1] == (text,)), None)
+        if match is None:
+            raise ValueError(f"texts must describe predicates of the instance, got {text!r}, which matches none.")
+        rule += match
+    return rule
 
 def _slot(predicate: Predicate) -> int:
     """Predicates with the same slot cannot share a rule (one lower and one upper bound per feature)."""
