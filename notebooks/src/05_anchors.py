@@ -23,7 +23,7 @@
 # 3. run the full search on a real model, check it against `anchor-exp` and on held-out data;
 # 4. measure, with simulated users, how precise anchors and LIME are on unseen instances
 #    (the paper's experiment 1) on Adult and COMPAS;
-# 5. recognise the method's pitfalls: hyper-parameters, narrow anchors near the decision
+# 5. recognise the method's pitfalls: hyper-parameters, long anchors near the decision
 #    boundary, and conflicting anchors.
 #
 # **Time:** about 60 minutes (full mode explains 50 people per model and data set: about
@@ -365,7 +365,7 @@ lower = [kl_lower_bound(mean, count, beta) for mean, count in zip(means, n)]
 upper = [kl_upper_bound(mean, count, beta) for mean, count in zip(means, n)]
 left.hlines(range(len(predicates)), lower, upper, colors=colours)
 left.scatter(means, range(len(predicates)), c=colours)
-left.set(yticks=range(len(predicates)), yticklabels=labels, xlabel="precision (KL interval at t = 1)",
+left.set(yticks=range(len(predicates)), yticklabels=labels, xlabel="precision and KL interval (end of the search)",
          title="the two best single predicates (red)")
 right.barh(range(len(predicates)), n, color=colours)
 right.set(xlabel="samples drawn", title="where KL-LUCB spent its samples")
@@ -441,11 +441,11 @@ print("on unseen people it holds at >= 0.9:", test_precision >= 0.9)
 # ## 5 · Against the authors' package, `anchor-exp` (about 5 minutes)
 #
 # `anchor-exp` (Ribeiro's `anchor` package) implements the same search with the same
-# predicates, sampler and bounds. One difference: it counts a sample for every rule the
-# sample happens to satisfy, not only for the rule it was drawn for. That saves model
-# evaluations but mixes samples from different distributions; we estimate each rule's
-# precision from its own D(z|A) and call the model on bigger batches instead. It is slow
-# (a few seconds per explanation here), so fast mode compares one person.
+# predicates, sampler and bounds. One difference: when it forms a longer rule, it reuses
+# the samples already drawn for the shorter one that happen to satisfy the new predicate.
+# That saves model evaluations but mixes two distributions; we estimate each rule's
+# precision from its own D(z|A) and batch the model calls instead. It is slow (a few
+# seconds per explanation here), so fast mode compares one person.
 
 # %%
 import time
@@ -511,9 +511,8 @@ if AnchorTabularExplainer is not None:
 # %% [markdown]
 # When anchor-exp's rule is shorter, it usually falls short of 0.95 under D(z|A) itself,
 # while on the real people they cover both rules are nearly always right. The difference
-# is in the bookkeeping:
-# when anchor-exp forms a rule A + p, it starts it with the samples already drawn for A in
-# which p happened to hold. In those samples p holds *naturally*, together with the rest
+# is in the bookkeeping: when anchor-exp forms a rule A + p, it starts it with the samples
+# already drawn for A in which p happened to hold. In those samples p holds *naturally*, together with the rest
 # of a real person, instead of being forced onto a random row; they look like real people,
 # on whom the model is surer, so the estimate is higher than D(z|A + p) would give, and the
 # search stops earlier with a shorter, wider rule. We estimate each rule from its own
@@ -609,9 +608,10 @@ ax.bar(positions + 0.2, ours["lime-n precision"], 0.4, label="LIME (lime-n)")
 ax.scatter(positions - 0.2, paper["anchor precision"], color="black", marker="_", s=300, zorder=3,
            label="paper (adult, rcdv)")
 ax.scatter(positions + 0.2, paper["lime-n precision"], color="black", marker="_", s=300, zorder=3)
-ax.set_xticks(positions, [f"{d}\n{m}" for d, m in ours.index], fontsize=8)
+short = {"logistic regression": "logistic reg.", "gradient boosting": "boosting", "neural net": "neural net"}
+ax.set_xticks(positions, [f"{d}\n{short[m]}" for d, m in ours.index], fontsize=8)
 ax.set(ylim=(0.5, 1.02), ylabel="precision on unseen people", title="simulated users: anchors vs LIME")
-ax.legend(loc="lower left", fontsize=8)
+ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
 plt.show()
 
 # %%
@@ -662,20 +662,24 @@ widgets.interact(explain_with, threshold=widgets.FloatSlider(value=0.95, min=0.7
                  beam_size=widgets.IntSlider(value=2, min=1, max=6, description="beam width"));
 
 # %% [markdown]
-# **Narrow anchors near the decision boundary.** An anchor must keep the prediction on
-# 95% of its perturbations. When the model is unsure (probability near 0.5), almost any
-# change flips it, so the anchor needs many predicates and covers almost nobody: it is
-# precise but says little.
+# **Long anchors near the decision boundary.** An anchor must keep the prediction on
+# 95% of its perturbations. When the model is unsure (probability near 0.5), many small
+# changes flip it, so the anchor has to pin down many features: it stays precise, but a
+# rule of seven or more predicates is hardly an explanation any more, and sometimes no
+# rule reaches tau at all (the search then returns its most precise rule, with
+# `is_anchor` False).
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 for dataset, marker in (("adult", "o"), ("compas", "s")):
     part = pooled[pooled.dataset == dataset]
-    ax.scatter(part.confidence, [r.coverage for r in part.anchor], marker=marker, alpha=0.6, label=dataset)
-ax.set(xlabel="model confidence |2 P(class 1) - 1|", ylabel="anchor coverage (training data)",
-       title="unsure predictions get narrow anchors")
+    ax.scatter(part.confidence, [len(r.predicates) for r in part.anchor], marker=marker, alpha=0.6, label=dataset)
+ax.set(xlabel="model confidence |2 P(class 1) - 1|", ylabel="predicates in the anchor",
+       title="unsure predictions get long anchors")
 ax.legend()
 plt.show()
+print(f"explanations that found no anchor (precision < tau): {sum(not r.is_anchor for r in pooled.anchor)} "
+      f"of {len(pooled)}")
 
 # %% [markdown]
 # **Conflicting anchors.** Each anchor is computed for one instance; nothing makes two of
@@ -705,7 +709,7 @@ pd.DataFrame(conflicts).round(3)
 #    that make an anchor look more (or less) precise than it is on real data?
 # 2. Why a bandit rather than, say, 1,000 samples for every candidate rule? What do delta
 #    and epsilon trade against?
-# 3. In section 6 LIME's rule covers 100% of the test people and the anchors about 10%.
+# 3. In section 6 LIME's rule covers 100% of the test people and each anchor a few per cent.
 #    Is that comparison fair? Which explanation would you rather give a loan officer who
 #    must decide on new applicants?
 # 4. Our sentiment model calls "This movie is not bad" negative. What does the anchor
@@ -727,11 +731,12 @@ pd.DataFrame(conflicts).round(3)
 # everywhere and is often wrong; the anchor user predicts rarely but reliably. lime-t makes
 # them comparable by asking for equal precision. For decisions about new people, a rule
 # that says when it applies (and is then right 95% of the time) is safer than a weight
-# vector that silently stops being valid. (4) The anchor shows that a word other than "bad"
-# (or one word alone) already fixes the negative prediction: the model treats single words
-# as evidence and has no notion of negation. Training data with negations (or features
-# such as "not_bad" from a negation-scope heuristic, or a sequence model) would be needed;
-# the anchor is then the test that the fix works.
+# vector that silently stops being valid. (4) The anchor is a single word ("not" here):
+# keep it and the prediction stays negative whatever the other words are. The model
+# treats words as independent evidence, "not" counts as a complaint, and it has no notion
+# of what "not" applies to. More training data with negations, features such as
+# "not_bad" from a negation-scope heuristic, or a sequence model would be needed; the
+# anchor is then the test that the fix works.
 # <!-- END SOLUTION -->
 
 # %% [markdown]
@@ -742,12 +747,13 @@ pd.DataFrame(conflicts).round(3)
 # - Finding one is a search over rules (a beam search over rule sizes) in which each
 #   rule's precision is a Bernoulli mean; KL-LUCB samples only the rules whose ranking is
 #   still in doubt, with confidence bounds from the KL divergence.
-# - Our search agrees with the authors' `anchor-exp` on short rules and calls the model on
-#   larger batches.
+# - Our search and the authors' `anchor-exp` share predicates, sampler and bounds;
+#   `anchor-exp` reuses samples across rules, which often gives shorter rules that fall short of
+#   tau under D(z|A) itself, while ours estimates every rule on its own samples.
 # - On unseen people, anchors are right about 95% of the time where they apply; LIME's
 #   linear explanation, used as a rule, much less often (the paper's experiment 1, on
 #   Adult and COMPAS).
-# - Pitfalls: many hyper-parameters, long and narrow anchors for unsure predictions,
+# - Pitfalls: many hyper-parameters, long anchors for unsure predictions,
 #   anchors of different instances that conflict, and a sampler that can create
 #   unrealistic inputs.
 #
