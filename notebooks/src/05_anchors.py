@@ -27,7 +27,7 @@
 #    boundary, and conflicting anchors.
 #
 # **Time:** about 60 minutes (full mode explains 50 people per model and data set: about
-# 15 minutes of computing on a laptop CPU; fast mode, a minute).
+# 10 minutes of computing on a laptop CPU; fast mode, under a minute).
 
 # %%
 #@course_setup
@@ -702,9 +702,10 @@ for (dataset, model_name), group in pooled.groupby(["dataset", "model"], sort=Fa
 pd.DataFrame(conflicts).round(3)
 
 # %% [markdown]
-# With two anchors per model (fast mode) conflicts are rare; with 50 (full mode), up to a
-# few per cent of the people covered by some anchor are covered by anchors that disagree
-# (more on COMPAS, whose anchors are wider).
+# With two anchors per model (fast mode) conflicts are rare. With 50 (full mode) there are
+# almost none on Adult, whose anchors are narrow, but on COMPAS, whose anchors are wider,
+# up to about one in ten of the people covered by some anchor are covered by anchors that
+# disagree.
 #
 # ### Think
 #
