@@ -1,0 +1,912 @@
+"""Anchors: high-precision rules that "anchor" a prediction (lesson 05).
+
+Ribeiro, Singh and Guestrin, "Anchors: High-Precision Model-Agnostic Explanations", AAAI
+2018. An *anchor* of the prediction f(x) is a rule A (a conjunction of predicates that x
+satisfies, such as ``age > 37.00 AND education = Masters``) such that
+
+- its **precision** prec(A) = E_{z ~ D(z|A)} [f(z) = f(x)] is at least ``threshold`` (tau),
+  where D(z|A) is the data distribution restricted to inputs that satisfy A, and
+- among such rules it has the largest **coverage** cov(A) = P_{z ~ D}(A(z)), the share of
+  the data it applies to.
+
+Precision can only be estimated by sampling, so finding the best candidate rule is a
+best-arm identification problem: each rule is an arm that pays 1 when the model keeps its
+prediction. KL-LUCB (Kaufmann and Kalyanakrishnan, "Information Complexity in Bandit
+Subset Selection", COLT 2013) samples only the rules whose order is still in doubt, with
+confidence bounds from the Kullback-Leibler divergence of Bernoulli variables. A beam
+search grows rules one predicate at a time, keeping the ``beam_size`` most precise ones.
+
+Tabular predicates are those of the authors' ``anchor-exp`` package: categorical features
+give ``x_j = value``; numeric features are cut at the quartiles of the training data and
+give ``x_j <= q`` for every quartile q at or above x_j and ``x_j > q`` for every one below
+it, so a rule can also hold a range (``28.00 < age <= 37.00``). Text predicates are "this
+word is kept"; the other words of a perturbed sentence are masked or replaced.
+
+The model is always called on batches: every round of the search draws the samples of all
+the rules it needs and calls ``predict_fn`` once.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from scipy.special import rel_entr
+
+from ..exercises import Exercise
+from ..validation import check_array, check_positive_int, check_real
+
+__all__ = [
+    "Anchor",
+    "anchor_tabular",
+    "anchor_text",
+    "quartile_edges",
+    "candidate_predicates",
+    "rule_holds",
+    "describe_rule",
+    "rule_from_text",
+    "conditional_sample",
+    "perturb_text",
+    "precision_and_coverage",
+    "kl_bernoulli",
+    "kl_upper_bound",
+    "kl_lower_bound",
+    "kl_lucb_beta",
+    "kl_lucb",
+    "extend_beam",
+    "lime_rule_scores",
+    "simulated_user",
+    "lime_threshold_coverage",
+    "EXERCISES",
+]
+
+Predicate = tuple[int, str, float]
+"""``(feature, op, value)`` with ``op`` one of ``"<="``, ``">"``, ``"=="``."""
+
+EPSILON_STOP = 0.05
+"""Tolerance of the final check of a rule: it is an anchor when its estimated precision is at
+least ``threshold`` and its lower confidence bound exceeds ``threshold - EPSILON_STOP``
+(``epsilon_stop`` of anchor-exp)."""
+MAX_CHECK_ROUNDS = 100
+"""At most this many batches are added to one rule while deciding whether it is an anchor."""
+MAX_LUCB_ROUNDS = 1000
+"""Safety cap on the rounds of one KL-LUCB run (it ends far earlier in practice)."""
+_BISECTION_STEPS = 40
+_OPERATORS = {"<=": np.less_equal, ">": np.greater, "==": np.equal}
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """An anchor explanation.
+
+    Attributes
+    ----------
+    features : tuple of int
+        Indices of the features (tabular) or word positions (text) the rule uses, sorted.
+    rules : tuple of str
+        Human-readable predicates, one per feature, e.g. ``("age > 37.00", "sex = Male")``;
+        for text, the anchor words in sentence order.
+    precision : float
+        Share of the samples from D(z|A) on which the model kept its prediction.
+    coverage : float
+        Share of the coverage pool (the training rows; the corpus for text) the rule applies to.
+    label : int
+        The prediction f(x) being explained.
+    predicates : tuple of (int, str, float)
+        The rule as ``(feature, op, value)`` triples (for text: ``(position, "==", word)``).
+    is_anchor : bool
+        True if the rule reached the precision threshold; False if no rule did and this is
+        the most precise rule the search saw.
+    n_samples : int
+        Number of perturbed inputs the model was evaluated on.
+    n_model_calls : int
+        Number of calls to ``predict_fn`` (each on a batch).
+    """
+
+    features: tuple[int, ...]
+    rules: tuple[str, ...]
+    precision: float
+    coverage: float
+    label: int
+    predicates: tuple[Predicate, ...]
+    is_anchor: bool
+    n_samples: int
+    n_model_calls: int
+
+    def __str__(self) -> str:
+        rule = " AND ".join(self.rules) if self.rules else "(empty rule: any input)"
+        return f"IF {rule} THEN predict {self.label}  (precision {self.precision:.2f}, coverage {self.coverage:.2f})"
+
+
+# --------------------------------------------------------------------------- predicates
+
+
+def quartile_edges(column) -> np.ndarray:
+    """The distinct quartiles (25th, 50th, 75th percentiles) of a numeric column.
+
+    Quartiles equal to the column's maximum are dropped: ``x > q`` would hold for no row.
+
+    Examples
+    --------
+    >>> quartile_edges(np.arange(101.0)).tolist()
+    [25.0, 50.0, 75.0]
+    >>> quartile_edges(np.array([0, 0, 0, 0, 5.0])).tolist()  # a mostly-zero column
+    [0.0]
+    """
+    column = np.asarray(column, dtype=float)
+    edges = np.unique(np.percentile(column, [25, 50, 75]))
+    return edges[edges < column.max()]
+
+
+def candidate_predicates(X_train: np.ndarray, x: np.ndarray,
+                         categorical: Sequence[int] = ()) -> list[Predicate]:
+    """Every predicate that ``x`` satisfies: the building blocks of its candidate rules.
+
+    A categorical feature j gives ``(j, "==", x_j)``; a numeric one gives ``(j, "<=", q)``
+    for each quartile q >= x_j and ``(j, ">", q)`` for each quartile q < x_j.
+    """
+    predicates: list[Predicate] = []
+    for j in range(X_train.shape[1]):
+        if j in categorical:
+            predicates.append((j, "==", float(x[j])))
+            continue
+        for edge in quartile_edges(X_train[:, j]):
+            predicates.append((j, "<=", float(edge)) if x[j] <= edge else (j, ">", float(edge)))
+    return predicates
+
+
+def rule_holds(X, rule: Sequence[Predicate]) -> np.ndarray:
+    """Boolean mask of the rows of ``X`` that satisfy every predicate of ``rule``.
+
+    Examples
+    --------
+    >>> X = np.array([[0.2, 1.0], [0.7, 0.0], [0.9, 1.0]])
+    >>> rule_holds(X, [(0, ">", 0.5), (1, "==", 1.0)]).tolist()
+    [False, False, True]
+    """
+    X = np.asarray(X, dtype=float)
+    mask = np.ones(len(X), dtype=bool)
+    for feature, op, value in rule:
+        mask &= _OPERATORS[op](X[:, feature], value)
+    return mask
+
+
+
+def rule_from_text(texts: Sequence[str], predicates: Sequence[Predicate], feature_names: Sequence[str],
+                   categorical_names: dict[int, Sequence[str]] | None = None) -> list[Predicate]:
+    """Turn readable predicates (ours, or anchor-exp's ``explanation.names()``) back into a rule.
+
+    Each text must be what :func:`describe_rule` writes for one or two of ``predicates`` on
+    one feature (e.g. ``"age <= 28.00"``, ``"28.00 < age <= 37.00"``, ``"sex = Male"``).
+
+    Raises
+    ------
+    ValueError
+        If a text matches no predicate or pair of predicates on one feature.
+
+    Examples
+    --------
+    >>> predicates = [(0, ">", 28.0), (0, "<=", 37.0), (1, "==", 1.0)]
+    >>> rule_from_text(["28.00 < age <= 37.00"], predicates, ["age", "sex"])
+    [(0, '>', 28.0), (0, '<=', 37.0)]
+    """
+    rule: list[Predicate] = []
+    for text in texts:
+        options = [[p] for p in predicates] + [[p, q] for i, p in enumerate(predicates)
+                                                for q in predicates[i + 1:] if p[0] == q[0]]
+        match = next((option for option in options
+                      if describe_rule(option, feature_names, categorical_names)[1] == (text,)), None)
+        if match is None:
+            raise ValueError(f"texts must describe predicates of the instance, got {text!r}, which matches none.")
+        rule += match
+    return rule
+
+def _slot(predicate: Predicate) -> int:
+    """Predicates with the same slot cannot share a rule (one lower and one upper bound per feature)."""
+    feature, op, _ = predicate
+    return 2 * feature + (op == ">")
+
+
+def describe_rule(rule: Sequence[Predicate], feature_names: Sequence[str],
+                  categorical_names: dict[int, Sequence[str]] | None = None) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The features of a rule and one readable predicate per feature (bounds merged into a range).
+
+    Examples
+    --------
+    >>> describe_rule([(0, ">", 28.0), (1, "==", 1.0), (0, "<=", 37.0)], ["age", "sex"], {1: ["F", "M"]})
+    ((0, 1), ('28.00 < age <= 37.00', 'sex = M'))
+    """
+    categorical_names = categorical_names or {}
+    features = tuple(sorted({p[0] for p in rule}))
+    texts = []
+    for j in features:
+        name = feature_names[j]
+        ops: dict[str, float] = {}
+        for feature, op, value in rule:  # keep the tightest bound of each kind
+            if feature == j:
+                tighter = {"<=": min, ">": max, "==": lambda old, new: new}[op]
+                ops[op] = tighter(ops[op], value) if op in ops else value
+        if "==" in ops:
+            value = ops["=="]
+            names = categorical_names.get(j)
+            shown = names[int(value)] if names is not None and 0 <= int(value) < len(names) else f"{value:g}"
+            texts.append(f"{name} = {shown}")
+        elif "<=" in ops and ">" in ops:
+            texts.append(f"{ops['>']:.2f} < {name} <= {ops['<=']:.2f}")
+        else:
+            op = "<=" if "<=" in ops else ">"
+            texts.append(f"{name} {op} {ops[op]:.2f}")
+    return features, tuple(texts)
+
+
+# --------------------------------------------------------------------------- samplers
+
+
+def conditional_sample(X_train: np.ndarray, x: np.ndarray, rule: Sequence[Predicate], n: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Draw ``n`` rows from D(z|A): training rows, made to satisfy the rule feature by feature.
+
+    Rows are drawn from ``X_train`` with replacement. For each feature the rule constrains,
+    the drawn values that break the rule are replaced by values of that feature drawn from
+    the training rows that satisfy the rule's predicates on it (if there are none, by x's
+    own value, which satisfies the rule by construction). This is anchor-exp's sampler: the
+    rule's features follow their conditional marginals, the others keep the joint
+    distribution of the data.
+    """
+    fits = {feature: rule_holds(X_train, [p for p in rule if p[0] == feature]) for feature in {p[0] for p in rule}}
+    return _sample_rows(X_train, x, fits, n, rng)
+
+
+def _sample_rows(X_train: np.ndarray, x: np.ndarray, fits: dict[int, np.ndarray], n: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """:func:`conditional_sample` given, per constrained feature, the mask of training rows that fit."""
+    rows = rng.integers(len(X_train), size=n)
+    Z = X_train[rows].astype(float, copy=True)
+    for feature in sorted(fits):
+        broken = ~fits[feature][rows]
+        if not broken.any():
+            continue
+        donors = np.flatnonzero(fits[feature])
+        if donors.size:
+            Z[broken, feature] = X_train[rng.choice(donors, size=int(broken.sum())), feature]
+        else:
+            Z[broken, feature] = x[feature]
+    return Z
+
+
+def _tabular_sampler(X_train: np.ndarray, x: np.ndarray, predicates: list[Predicate],
+                     holds: np.ndarray) -> Callable:
+    """sample(rule, n, rng) for rules given as predicate indices, with the per-feature masks cached."""
+    cache: dict[tuple[int, ...], np.ndarray] = {}
+
+    def fits_of(indices: tuple[int, ...]) -> np.ndarray:
+        if indices not in cache:
+            cache[indices] = holds[:, list(indices)].all(axis=1)
+        return cache[indices]
+
+    def sample(rule: tuple[int, ...], n: int, rng: np.random.Generator) -> np.ndarray:
+        by_feature: dict[int, list[int]] = {}
+        for index in rule:
+            by_feature.setdefault(predicates[index][0], []).append(index)
+        fits = {feature: fits_of(tuple(indices)) for feature, indices in by_feature.items()}
+        return _sample_rows(X_train, x, fits, n, rng)
+
+    return sample
+
+
+_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def perturb_text(tokens: Sequence[str], keep: Sequence[int], n: int, rng: np.random.Generator, *,
+                 p_keep: float = 0.5, replacements: Sequence[str] = ("UNK",)) -> list[str]:
+    """Draw ``n`` sentences from D(z|A) for text: the words at ``keep`` stay, each other word
+    stays with probability ``p_keep`` and is otherwise replaced by a word drawn from
+    ``replacements`` (by default the mask token ``UNK``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> sentences = perturb_text("this movie is not bad".split(), [3, 4], 3, rng)
+    >>> all(s.endswith("not bad") for s in sentences)
+    True
+    """
+    words = np.array(list(tokens), dtype=object)
+    kept = rng.random((n, len(words))) < p_keep
+    kept[:, list(keep)] = True
+    substitutes = np.array(list(replacements), dtype=object)[rng.integers(len(replacements), size=(n, len(words)))]
+    return [" ".join(row) for row in np.where(kept, words, substitutes)]
+
+
+# --------------------------------------------------------------------------- precision, coverage, bounds
+
+
+def precision_and_coverage(predict_fn: Callable, Z: np.ndarray, label: int, X_pool: np.ndarray,
+                           rule: Sequence[Predicate]) -> tuple[float, float]:
+    """Estimated precision and coverage of a rule (the reference of exercise 5.1).
+
+    Parameters
+    ----------
+    predict_fn : callable
+        Maps an (n, d) array to n labels.
+    Z : numpy.ndarray
+        Samples from D(z|A) (they satisfy the rule).
+    label : int
+        The prediction being explained, f(x).
+    X_pool : numpy.ndarray
+        Rows the coverage is measured on (e.g. the training data).
+    rule : sequence of (feature, op, value)
+
+    Returns
+    -------
+    precision, coverage : float
+        Share of ``Z`` the model gives ``label``; share of ``X_pool`` that satisfies ``rule``.
+    """
+    precision = float(np.mean(np.asarray(predict_fn(Z)) == label))
+    return precision, float(np.mean(rule_holds(X_pool, rule)))
+
+
+def kl_bernoulli(p, q):
+    """KL divergence KL(Ber(p) || Ber(q)) = p log(p/q) + (1-p) log((1-p)/(1-q)); 0 log 0 = 0.
+
+    Examples
+    --------
+    >>> float(kl_bernoulli(0.5, 0.5))
+    0.0
+    >>> round(float(kl_bernoulli(0.0, 0.5)), 6)   # log 2
+    0.693147
+    """
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    return rel_entr(p, q) + rel_entr(1 - p, 1 - q)
+
+
+def kl_upper_bound(p_hat, n, beta):
+    """Largest q in [p_hat, 1] with n * KL(p_hat || q) <= beta (the reference of exercise 5.2).
+
+    This is KL-LUCB's upper confidence bound on the mean of a Bernoulli arm whose ``n``
+    draws had mean ``p_hat``. KL grows with q on [p_hat, 1], so bisection finds it.
+    Vectorised over its arguments.
+
+    Examples
+    --------
+    >>> q = kl_upper_bound(0.0, 10, 1.0)   # for p_hat = 0 the bound is 1 - exp(-beta / n)
+    >>> bool(abs(q - (1 - np.exp(-0.1))) < 1e-12)
+    True
+    """
+    p = np.clip(np.asarray(p_hat, dtype=float), 0.0, 1.0)
+    level = np.asarray(beta, dtype=float) / np.asarray(n, dtype=float)
+    p, level = np.broadcast_arrays(p, level)
+    low, high = p.copy(), np.ones_like(p)
+    for _ in range(_BISECTION_STEPS):
+        middle = (low + high) / 2
+        inside = kl_bernoulli(p, middle) <= level
+        low, high = np.where(inside, middle, low), np.where(inside, high, middle)
+    return float(low) if low.ndim == 0 else low
+
+
+def kl_lower_bound(p_hat, n, beta):
+    """Smallest q in [0, p_hat] with n * KL(p_hat || q) <= beta.
+
+    KL(p || q) = KL(1-p || 1-q), so the lower bound of p is one minus the upper bound of 1-p.
+    """
+    return 1.0 - kl_upper_bound(1.0 - np.asarray(p_hat, dtype=float), n, beta)
+
+
+def kl_lucb_beta(n_arms: int, t: int, delta: float) -> float:
+    """KL-LUCB's exploration rate beta(t, delta) = log(k K t^alpha / delta) + log log(k K t^alpha / delta).
+
+    With alpha = 1.1 and k = 405.5 (Kaufmann and Kalyanakrishnan 2013, as in anchor-exp),
+    the arms' bounds hold at every round t with probability at least 1 - delta.
+    """
+    base = np.log(405.5 * n_arms * t ** 1.1 / delta)
+    return float(base + np.log(base))
+
+
+def kl_lucb(draw: Callable[[list[int], int], np.ndarray], n, positives, *, top_n: int, epsilon: float,
+            delta: float, batch_size: int, tiebreak=None) -> np.ndarray:
+    """KL-LUCB: find the ``top_n`` arms of highest mean, each within ``epsilon`` of the truth w.p. 1 - delta.
+
+    Each round ranks the arms by their empirical means, takes the weakest of the top set
+    (lowest lower bound) and the strongest of the rest (highest upper bound), and stops when
+    the gap between those two bounds is at most ``epsilon``; otherwise it samples both.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(arms, m)`` samples ``m`` times from each arm in ``arms`` (one batch) and returns
+        the number of successes per arm.
+    n, positives : numpy.ndarray
+        Samples and successes of each arm so far (at least one sample each); updated in place.
+    top_n, epsilon, delta, batch_size
+        As above.
+    tiebreak : array-like, optional
+        Among arms with equal means, those with larger ``tiebreak`` rank first (coverage).
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices of the chosen arms, best first.
+    """
+    n_arms = len(n)
+    tiebreak = np.zeros(n_arms) if tiebreak is None else np.asarray(tiebreak, dtype=float)
+    for t in range(1, MAX_LUCB_ROUNDS + 1):
+        order = np.lexsort((-tiebreak, -(positives / n)))
+        top, rest = order[:top_n], order[top_n:]
+        if rest.size == 0:
+            return top
+        beta = kl_lucb_beta(n_arms, t, delta)
+        upper = kl_upper_bound(positives[rest] / n[rest], n[rest], beta)
+        lower = kl_lower_bound(positives[top] / n[top], n[top], beta)
+        if upper.max() - lower.min() <= epsilon:
+            return top
+        arms = [int(rest[np.argmax(upper)]), int(top[np.argmin(lower)])]
+        positives[arms] += draw(arms, batch_size)
+        n[arms] += batch_size
+    return np.lexsort((-tiebreak, -(positives / n)))[:top_n]
+
+
+def _rule_coverage(holds: np.ndarray, rule: tuple[int, ...]) -> float:
+    return float(holds[:, list(rule)].all(axis=1).mean()) if rule else 1.0
+
+
+def extend_beam(beam: Sequence[tuple[int, ...]], slots: Sequence[int], holds: np.ndarray,
+                min_coverage: float) -> list[tuple[int, ...]]:
+    """One beam step: every rule of the beam plus one predicate (the reference of exercise 5.3).
+
+    Parameters
+    ----------
+    beam : sequence of tuple of int
+        The current rules, as sorted tuples of predicate indices (``[()]`` at the start).
+    slots : sequence of int
+        ``slots[p]`` of each predicate p; a rule holds at most one predicate per slot (one
+        lower and one upper bound per numeric feature, one value per categorical feature).
+    holds : numpy.ndarray of bool, shape (n_pool, n_predicates)
+        Whether each predicate holds on each row of the coverage pool.
+    min_coverage : float
+        Only rules that cover more than this (the best anchor so far) are worth trying:
+        adding predicates can only shrink coverage.
+
+    Returns
+    -------
+    list of tuple of int
+        The new candidate rules, each a sorted tuple, without duplicates, in sorted order.
+    """
+    holds = np.asarray(holds, dtype=bool)
+    candidates = set()
+    for rule in beam:
+        used = {slots[p] for p in rule}
+        for p in range(len(slots)):
+            if slots[p] in used:
+                continue
+            new = tuple(sorted((*rule, p)))
+            if _rule_coverage(holds, new) > min_coverage:
+                candidates.add(new)
+    return sorted(candidates)
+
+
+# --------------------------------------------------------------------------- the search
+
+
+class _Oracle:
+    """Calls the model on the concatenated samples of several rules; counts calls and rows."""
+
+    def __init__(self, predict_fn: Callable, label, join: Callable):
+        self.predict_fn, self.label, self.join = predict_fn, label, join
+        self.calls, self.rows = 0, 0
+
+    def predict(self, inputs) -> np.ndarray:
+        out = np.asarray(self.predict_fn(inputs))
+        self.calls += 1
+        self.rows += len(inputs)
+        if out.shape != (len(inputs),):
+            raise ValueError(f"predict_fn must return one label per input, shape ({len(inputs)},), got shape "
+                             f"{out.shape}; pass model.predict rather than model.predict_proba.")
+        return out
+
+    def agreement(self, batches: list) -> list[np.ndarray]:
+        sizes = np.cumsum([len(b) for b in batches])[:-1]
+        return np.split(self.predict(self.join(batches)) == self.label, sizes)
+
+
+@dataclass
+class _Search:
+    """What the beam search needs to know about one explanation problem."""
+
+    slots: np.ndarray          # slot of each predicate
+    holds: np.ndarray          # (n_pool, n_predicates) bool
+    sample: Callable           # sample(rule_as_indices, m, rng) -> a batch of inputs
+    oracle: _Oracle
+    rng: np.random.Generator
+    batch_size: int
+
+    def __post_init__(self):
+        self.n: dict[tuple, int] = {}
+        self.positives: dict[tuple, int] = {}
+        self.coverage: dict[tuple, float] = {}
+
+    def draw(self, rules: list[tuple], m: int) -> np.ndarray:
+        """Sample m inputs per rule, one model call; record and return the successes per rule."""
+        agree = self.oracle.agreement([self.sample(rule, m, self.rng) for rule in rules])
+        wins = np.array([int(a.sum()) for a in agree])
+        for rule, won in zip(rules, wins):
+            self.n[rule] = self.n.get(rule, 0) + m
+            self.positives[rule] = self.positives.get(rule, 0) + int(won)
+        return wins
+
+    def cover(self, rule: tuple) -> float:
+        if rule not in self.coverage:
+            self.coverage[rule] = _rule_coverage(self.holds, rule)
+        return self.coverage[rule]
+
+    def mean(self, rule: tuple) -> float:
+        return self.positives[rule] / self.n[rule]
+
+
+def _check_anchors(search: _Search, rules: list[tuple], threshold: float, beta: float) -> dict[tuple, bool]:
+    """Sample each rule until its precision is confidently above or below the threshold.
+
+    A rule is an anchor when its mean is >= threshold and its KL lower bound exceeds
+    ``threshold - EPSILON_STOP`` (anchor-exp's stopping rule); rules are sampled together,
+    one model call per round.
+    """
+    def undecided(rule):
+        mean, count = search.mean(rule), search.n[rule]
+        if mean >= threshold:
+            return kl_lower_bound(mean, count, beta) < threshold - EPSILON_STOP
+        return kl_upper_bound(mean, count, beta) >= threshold + EPSILON_STOP
+
+    for _ in range(MAX_CHECK_ROUNDS):
+        pending = [rule for rule in rules if undecided(rule)]
+        if not pending:
+            break
+        search.draw(pending, search.batch_size)
+    return {rule: search.mean(rule) >= threshold
+            and kl_lower_bound(search.mean(rule), search.n[rule], beta) > threshold - EPSILON_STOP
+            for rule in rules}
+
+
+def _best_of(search: _Search, rules: list[tuple], epsilon: float, delta: float) -> tuple:
+    """The most precise of ``rules`` (KL-LUCB with one winner); used when no rule is an anchor."""
+    rules = list(dict.fromkeys(rules))
+    n = np.array([search.n[r] for r in rules], dtype=float)
+    positives = np.array([search.positives[r] for r in rules], dtype=float)
+    winner = kl_lucb(lambda arms, m: search.draw([rules[a] for a in arms], m), n, positives, top_n=1,
+                     epsilon=epsilon, delta=delta, batch_size=search.batch_size,
+                     tiebreak=[search.cover(r) for r in rules])
+    return rules[int(winner[0])]
+
+
+def _beam_search(search: _Search, *, threshold: float, delta: float, epsilon: float, beam_size: int,
+                 max_size: int) -> tuple[tuple, bool]:
+    """Ribeiro et al.'s Algorithm 2: grow rules by one predicate, keep the best, remember the widest anchor."""
+    n_predicates = len(search.slots)
+    check_beta = float(np.log(1.0 / (delta / (1 + (beam_size - 1) * max(n_predicates, 1)))))
+    search.draw([()], search.batch_size)
+    if _check_anchors(search, [()], threshold, check_beta)[()]:
+        return (), True
+    best, best_coverage, seen, beam = None, -1.0, [], [()]
+    for _ in range(max_size):
+        candidates = extend_beam(beam, search.slots, search.holds, best_coverage)
+        if not candidates:
+            break
+        fresh = [rule for rule in candidates if rule not in search.n]
+        if fresh:
+            search.draw(fresh, search.batch_size)
+        n = np.array([search.n[r] for r in candidates], dtype=float)
+        positives = np.array([search.positives[r] for r in candidates], dtype=float)
+        chosen = kl_lucb(lambda arms, m: search.draw([candidates[a] for a in arms], m), n, positives,
+                         top_n=min(beam_size, len(candidates)), epsilon=epsilon, delta=delta,
+                         batch_size=search.batch_size, tiebreak=[search.cover(r) for r in candidates])
+        beam = [candidates[i] for i in chosen]
+        seen += beam
+        verdicts = _check_anchors(search, beam, threshold, check_beta)
+        for rule in beam:
+            if verdicts[rule] and search.cover(rule) > best_coverage:
+                best, best_coverage = rule, search.cover(rule)
+        if best_coverage >= 1.0:
+            break
+    if best is not None:
+        return best, True
+    return _best_of(search, seen or [()], epsilon, delta), False
+
+
+def _check_options(threshold, delta, epsilon, beam_size, max_anchor_size, batch_size):
+    threshold = check_real("threshold", threshold, low=0, high=1, low_inclusive=False)
+    delta = check_real("delta", delta, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    epsilon = check_real("epsilon", epsilon, low=0, high=1, low_inclusive=False)
+    beam_size = check_positive_int("beam_size", beam_size)
+    if max_anchor_size is not None:
+        max_anchor_size = check_positive_int("max_anchor_size", max_anchor_size)
+    batch_size = check_positive_int("batch_size", batch_size)
+    return threshold, delta, epsilon, beam_size, max_anchor_size, batch_size
+
+
+def _check_predict_fn(predict_fn) -> None:
+    if not callable(predict_fn):
+        raise TypeError(f"predict_fn must be a function mapping inputs to labels, got {type(predict_fn).__name__}.")
+
+
+def anchor_tabular(predict_fn: Callable, X_train, x, *, feature_names: Sequence[str] | None = None,
+                   threshold: float = 0.95, delta: float = 0.1, epsilon: float = 0.15, beam_size: int = 2,
+                   max_anchor_size: int | None = None, batch_size: int = 100,
+                   rng: np.random.Generator | int | None = None,
+                   categorical_names: dict[int, Sequence[str]] | None = None) -> Anchor:
+    """Anchor of the prediction ``predict_fn(x)`` of a tabular model (Ribeiro et al., AAAI 2018).
+
+    Parameters
+    ----------
+    predict_fn : callable
+        Maps an (n, d) array to n class labels (e.g. ``model.predict``).
+    X_train : array-like, shape (n_train, d)
+        Training data: its quartiles give the numeric predicates, its rows the samples of
+        D(z|A), and coverage is measured on it.
+    x : array-like, shape (d,)
+        The instance to explain.
+    feature_names : sequence of str, optional
+        Default ``x0, x1, ...``.
+    threshold : float, default 0.95
+        tau, the precision an anchor must reach, in (0, 1].
+    delta : float, default 0.1
+        The bounds hold with probability at least 1 - delta, in (0, 1).
+    epsilon : float, default 0.15
+        Tolerance of KL-LUCB when it picks the best rules, in (0, 1].
+    beam_size : int, default 2
+        Rules kept at each size (B).
+    max_anchor_size : int, optional
+        Most predicates in a rule (default: no limit but the number of predicates).
+    batch_size : int, default 100
+        Samples drawn per rule each time a rule is sampled.
+    rng : numpy.random.Generator or int, optional
+    categorical_names : dict, optional
+        Column index -> names of its integer codes (the format of ``TabularData.encoded()``
+        and lime). These columns give ``x_j = value`` predicates; all others are numeric.
+
+    Returns
+    -------
+    Anchor
+
+    Raises
+    ------
+    TypeError, ValueError
+        On malformed arguments (the message names the argument), or if ``predict_fn`` does
+        not return one label per row.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((1000, 3))
+    >>> f = lambda Z: ((Z[:, 0] > 0.5) & (Z[:, 1] > 0.5)).astype(int)
+    >>> anchor = anchor_tabular(f, X, np.array([0.9, 0.8, 0.3]), rng=0)
+    >>> anchor.features, anchor.precision >= 0.95
+    ((0, 1), True)
+    """
+    _check_predict_fn(predict_fn)
+    X_train = check_array("X_train", X_train, ndim=2)
+    x = check_array("x", x, ndim=1)
+    if len(X_train) == 0:
+        raise ValueError("X_train must have at least one row, got 0.")
+    if x.shape[0] != X_train.shape[1]:
+        raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {x.shape[0]}.")
+    names = [f"x{j}" for j in range(len(x))] if feature_names is None else [str(n) for n in feature_names]
+    if len(names) != len(x):
+        raise ValueError(f"feature_names must have one name per feature ({len(x)}), got {len(names)}.")
+    categorical_names = dict(categorical_names or {})
+    bad = [j for j in categorical_names if not isinstance(j, Integral) or not 0 <= j < len(x)]
+    if bad:
+        raise ValueError(f"categorical_names must be keyed by column indices in [0, {len(x)}), got {bad}.")
+    threshold, delta, epsilon, beam_size, max_anchor_size, batch_size = _check_options(
+        threshold, delta, epsilon, beam_size, max_anchor_size, batch_size)
+    rng = np.random.default_rng(rng)
+
+    oracle = _Oracle(predict_fn, None, np.concatenate)
+    oracle.label = oracle.predict(x[None])[0]
+    predicates = candidate_predicates(X_train, x, sorted(categorical_names))
+    holds = np.column_stack([rule_holds(X_train, [p]) for p in predicates]) if predicates else np.ones((len(X_train), 0), bool)
+    search = _Search(np.array([_slot(p) for p in predicates]), holds,
+                     _tabular_sampler(X_train, x, predicates, holds), oracle, rng, batch_size)
+    max_size = len(predicates) if max_anchor_size is None else min(max_anchor_size, len(predicates))
+    best, found = _beam_search(search, threshold=threshold, delta=delta, epsilon=epsilon, beam_size=beam_size,
+                               max_size=max_size)
+    rule = tuple(predicates[i] for i in best)
+    features, texts = describe_rule(rule, names, categorical_names)
+    return Anchor(features, texts, search.mean(best), search.cover(best), _plain(oracle.label), rule, found,
+                  oracle.rows, oracle.calls)
+
+
+def _plain(label):
+    return label.item() if hasattr(label, "item") else label
+
+
+def anchor_text(predict_fn: Callable, text: str, *, corpus: Sequence[str] | None = None,
+                replacements: Sequence[str] = ("UNK",), p_keep: float = 0.5, threshold: float = 0.95,
+                delta: float = 0.1, epsilon: float = 0.15, beam_size: int = 2, max_anchor_size: int | None = None,
+                batch_size: int = 100, rng: np.random.Generator | int | None = None) -> Anchor:
+    """Word-level anchor of a text classifier's prediction, with a simple mask/replace sampler.
+
+    The predicates are "word i of the sentence is kept". D(z|A) keeps the anchor's words
+    and keeps every other word with probability ``p_keep``, replacing it otherwise by a word
+    drawn from ``replacements`` (default: the mask token ``UNK``, as anchor-exp's
+    ``use_unk_distribution``; the paper also replaces words by similar ones from an
+    embedding, which needs a language model this course does not download).
+
+    Parameters
+    ----------
+    predict_fn : callable
+        Maps a list of n strings to n labels.
+    text : str
+        The sentence to explain; split into words and punctuation marks.
+    corpus : sequence of str, optional
+        Coverage is the share of these sentences that contain all the anchor's words
+        (case-insensitive). Without a corpus it is measured on samples of D(z).
+    replacements, p_keep
+        The sampler, as above.
+    threshold, delta, epsilon, beam_size, max_anchor_size, batch_size, rng
+        As in :func:`anchor_tabular`.
+
+    Returns
+    -------
+    Anchor
+        ``features`` are word positions, ``rules`` the anchor's words in sentence order.
+
+    Examples
+    --------
+    >>> f = lambda texts: np.array([int("great" in t.split()) for t in texts])
+    >>> anchor_text(f, "a great little film", rng=0).rules
+    ('great',)
+    """
+    _check_predict_fn(predict_fn)
+    if not isinstance(text, str) or not _tokens(text):
+        raise ValueError(f"text must be a non-empty string, got {text!r}.")
+    p_keep = check_real("p_keep", p_keep, low=0, high=1, high_inclusive=False)
+    replacements = [str(r) for r in replacements]
+    if not replacements:
+        raise ValueError("replacements must hold at least one word, got an empty sequence.")
+    threshold, delta, epsilon, beam_size, max_anchor_size, batch_size = _check_options(
+        threshold, delta, epsilon, beam_size, max_anchor_size, batch_size)
+    rng = np.random.default_rng(rng)
+    tokens = _tokens(text)
+
+    oracle = _Oracle(predict_fn, None, lambda batches: [s for batch in batches for s in batch])
+    oracle.label = oracle.predict([" ".join(tokens)])[0]
+    if corpus is not None:
+        bags = [{w.lower() for w in _tokens(sentence)} for sentence in corpus]
+        holds = np.array([[t.lower() in bag for t in tokens] for bag in bags], dtype=bool).reshape(len(bags), len(tokens))
+    else:
+        kept = rng.random((1000, len(tokens))) < p_keep
+        holds = kept
+    search = _Search(np.arange(len(tokens)), holds,
+                     lambda rule, m, g: perturb_text(tokens, rule, m, g, p_keep=p_keep, replacements=replacements),
+                     oracle, rng, batch_size)
+    max_size = len(tokens) if max_anchor_size is None else min(max_anchor_size, len(tokens))
+    best, found = _beam_search(search, threshold=threshold, delta=delta, epsilon=epsilon, beam_size=beam_size,
+                               max_size=max_size)
+    positions = tuple(sorted(best))
+    return Anchor(positions, tuple(tokens[i] for i in positions), search.mean(best), search.cover(best),
+                  _plain(oracle.label), tuple((i, "==", tokens[i]) for i in positions), found,
+                  oracle.rows, oracle.calls)
+
+
+# --------------------------------------------------------------------------- simulated users (experiment 1)
+
+
+def lime_rule_scores(intercept: float, weights: dict[int, float], x_codes, Z_codes) -> np.ndarray:
+    """LIME's local linear model applied to other instances, as the paper's simulated user does.
+
+    LIME (with ``discretize_continuous=True``) explains x with weights on binary features
+    "z_j falls in the same bin (or category) as x_j". For each row of ``Z_codes`` the score
+    is ``intercept + sum of the weights of the features where z and x agree``, the linear
+    model's estimate of P(class 1) at z.
+
+    Parameters
+    ----------
+    intercept : float
+    weights : dict
+        Feature index -> weight (``explanation.as_map()[1]`` as a dict).
+    x_codes, Z_codes : array-like
+        The explained instance and the other rows, discretised the way LIME did
+        (``explainer.discretizer.discretize``).
+    """
+    x_codes, Z_codes = np.asarray(x_codes), np.atleast_2d(np.asarray(Z_codes))
+    scores = np.full(len(Z_codes), float(intercept))
+    for feature, weight in weights.items():
+        scores += weight * (Z_codes[:, feature] == x_codes[feature])
+    return scores
+
+
+def simulated_user(covered, user_predictions, model_predictions) -> tuple[float, float]:
+    """Precision and coverage of a simulated user who predicts only where the explanation applies.
+
+    Parameters
+    ----------
+    covered : array-like of bool
+        Where the explanation applies (the anchor holds; LIME's score is confident enough).
+    user_predictions : array-like or scalar
+        What the user predicts there (the anchor's label; LIME's thresholded score).
+    model_predictions : array-like
+        What the model predicts.
+
+    Returns
+    -------
+    precision, coverage : float
+        Precision is NaN when the explanation applies nowhere.
+    """
+    covered = np.asarray(covered, dtype=bool)
+    right = np.broadcast_to(np.asarray(user_predictions), covered.shape) == np.asarray(model_predictions)
+    coverage = float(covered.mean())
+    return (float(right[covered].mean()) if covered.any() else float("nan")), coverage
+
+
+def lime_threshold_coverage(scores: Sequence[np.ndarray], model_predictions, target_precision: float,
+                            thresholds=None) -> tuple[float, float, float]:
+    """The paper's "lime-t": the smallest confidence threshold at which LIME's simulated users
+    reach ``target_precision`` (the anchors'), and the coverage they keep there.
+
+    A user with LIME's explanation j predicts class 1 where ``scores[j] > 0.5`` and class 0
+    elsewhere, but only where the score is confident: ``max(s, 1 - s) > t``. Precision and
+    coverage are averaged over the explanations (precision over those that cover something).
+    Tuning t on the test data is an oracle, as in the paper.
+
+    Returns
+    -------
+    threshold, precision, coverage : float
+        ``(nan, nan, 0.0)`` if no threshold reaches the target.
+    """
+    thresholds = np.linspace(0.5, 1.0, 51) if thresholds is None else np.asarray(thresholds, dtype=float)
+    for t in thresholds:
+        results = [simulated_user(np.maximum(s, 1 - s) > t, (s > 0.5).astype(int), model_predictions) for s in scores]
+        precisions = [p for p, c in results if c > 0]
+        if precisions and np.mean(precisions) >= target_precision:
+            return float(t), float(np.mean(precisions)), float(np.mean([c for _, c in results]))
+    return float("nan"), float("nan"), 0.0
+
+
+# --------------------------------------------------------------------------- exercises
+
+
+def _two_feature_model(Z: np.ndarray) -> np.ndarray:
+    Z = np.asarray(Z, dtype=float)
+    return ((Z[:, 0] > 0.5) & (Z[:, 1] > 0.5)).astype(int)
+
+
+def _precision_cases(rng: np.random.Generator) -> list[tuple]:
+    X_pool = np.column_stack([rng.random((300, 2)), rng.integers(0, 3, 300)])
+    Z = np.column_stack([rng.random((200, 2)), rng.integers(0, 3, 200)])
+    Z_positive = Z.copy()
+    Z_positive[:, :2] = 0.5 + Z_positive[:, :2] / 2
+    return [(_two_feature_model, Z, 0, X_pool, [(0, "<=", 0.25)]),
+            (_two_feature_model, Z_positive, 1, X_pool, [(0, ">", 0.5), (1, ">", 0.5)]),
+            (_two_feature_model, Z, 1, X_pool, [(2, "==", 1.0), (1, "<=", 0.75)]),
+            (_two_feature_model, Z, 0, X_pool, [])]
+
+
+def _bound_cases(rng: np.random.Generator) -> list[tuple]:
+    return [(0.5, 100, 3.0), (0.0, 50, 2.0), (0.9, 1000, 5.0), (1.0, 10, 1.0), (0.3, 7, 0.5),
+            (float(rng.uniform(0.1, 0.9)), 40, 2.5)]
+
+
+def _beam_cases(rng: np.random.Generator) -> list[tuple]:
+    holds = rng.random((60, 6)) < 0.7
+    slots = [0, 0, 1, 2, 2, 3]
+    return [([()], slots, holds, -1.0),
+            ([(0,), (3,)], slots, holds, 0.3),
+            ([(0, 2), (2, 5)], slots, holds, 0.2)]
+
+
+EXERCISES = {
+    "5.1": Exercise("5.1", "precision and coverage of a rule", precision_and_coverage, _precision_cases,
+                    "precision: the share of predict_fn(Z) equal to label. coverage: the share of rows of "
+                    "X_pool where every (feature, op, value) of the rule holds (start from an all-True mask; "
+                    "an empty rule covers everything)."),
+    "5.2": Exercise("5.2", "KL upper confidence bound", kl_upper_bound, _bound_cases,
+                    "bisect on [p_hat, 1]: keep low where n * kl_bernoulli(p_hat, mid) <= beta, else high; "
+                    "40 halvings give 1e-12 accuracy. If p_hat is 1 the bound is 1.", atol=1e-8),
+    "5.3": Exercise("5.3", "one beam step", extend_beam, _beam_cases,
+                    "for each rule and each predicate p whose slot the rule does not use yet, form "
+                    "tuple(sorted(rule + (p,))); keep it if the share of rows of holds where all its "
+                    "predicates are True exceeds min_coverage; return sorted(set(...))."),
+}

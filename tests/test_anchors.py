@@ -1,0 +1,318 @@
+"""Anchors by hand: exact small cases, the KL bounds against brute force and anchor-exp, argument errors."""
+import numpy as np
+import pytest
+
+from course_utils.xai import anchors
+from course_utils.xai.anchors import (
+    anchor_tabular,
+    anchor_text,
+    candidate_predicates,
+    conditional_sample,
+    extend_beam,
+    kl_bernoulli,
+    kl_lower_bound,
+    kl_lucb,
+    kl_upper_bound,
+    lime_rule_scores,
+    lime_threshold_coverage,
+    perturb_text,
+    precision_and_coverage,
+    quartile_edges,
+    rule_from_text,
+    rule_holds,
+    simulated_user,
+)
+
+
+def two_feature_model(Z):
+    """1 iff x0 > 0.5 and x1 > 0.5: the issue's test model."""
+    Z = np.asarray(Z)
+    return ((Z[:, 0] > 0.5) & (Z[:, 1] > 0.5)).astype(int)
+
+
+@pytest.fixture(scope="module")
+def uniform_data():
+    return np.random.default_rng(0).random((2000, 4))
+
+
+POSITIVE = np.array([0.9, 0.8, 0.3, 0.6])
+NEGATIVE = np.array([0.1, 0.05, 0.7, 0.4])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_anchor_of_a_positive_instance_uses_exactly_features_0_and_1(uniform_data, seed):
+    anchor = anchor_tabular(two_feature_model, uniform_data, POSITIVE, rng=seed)
+    assert anchor.label == 1 and anchor.is_anchor
+    assert anchor.features == (0, 1)
+    assert anchor.precision >= 0.95
+    assert all(rule.startswith(("x0 >", "x1 >")) for rule in anchor.rules)
+    # the rule really is sufficient: the training rows it covers are predicted positive
+    assert two_feature_model(uniform_data[rule_holds(uniform_data, anchor.predicates)]).mean() >= 0.95
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_anchor_of_a_clearly_negative_instance_uses_a_single_feature(uniform_data, seed):
+    anchor = anchor_tabular(two_feature_model, uniform_data, NEGATIVE, rng=seed)
+    assert anchor.label == 0 and anchor.is_anchor
+    assert len(anchor.features) == 1 and anchor.features[0] in (0, 1)
+    assert anchor.precision >= 0.95
+    assert 0.2 < anchor.coverage < 0.6  # "x0 <= 0.25" or "x0 <= 0.5" (or the same for x1)
+
+
+@pytest.mark.parametrize("threshold", [0.8, 0.95, 0.99])
+def test_precision_reaches_the_threshold(uniform_data, threshold):
+    for x in (POSITIVE, NEGATIVE, np.array([0.6, 0.3, 0.5, 0.5])):
+        anchor = anchor_tabular(two_feature_model, uniform_data, x, threshold=threshold, rng=1)
+        assert anchor.is_anchor and anchor.precision >= threshold
+
+
+def test_constant_model_gets_the_empty_anchor(uniform_data):
+    anchor = anchor_tabular(lambda Z: np.zeros(len(Z), dtype=int), uniform_data, POSITIVE, rng=0)
+    assert anchor.features == () and anchor.rules == () and anchor.coverage == 1.0 and anchor.precision == 1.0
+    assert "empty rule" in str(anchor)
+
+
+def test_model_calls_are_batched_and_counted(uniform_data):
+    calls = []
+
+    def model(Z):
+        calls.append(len(Z))
+        return two_feature_model(Z)
+
+    anchor = anchor_tabular(model, uniform_data, POSITIVE, batch_size=50, rng=0)
+    assert calls[0] == 1 and min(calls[1:]) >= 50  # x alone, then whole batches
+    assert anchor.n_model_calls == len(calls) and anchor.n_samples == sum(calls)
+    assert anchor.n_model_calls < anchor.n_samples / 50
+
+
+def test_same_seed_same_anchor(uniform_data):
+    first = anchor_tabular(two_feature_model, uniform_data, POSITIVE, rng=3)
+    second = anchor_tabular(two_feature_model, uniform_data, POSITIVE, rng=np.random.default_rng(3))
+    assert first == second
+
+
+def test_categorical_rule_text_and_range_merging():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 3, 1000), rng.random(1000) * 100])
+    model = lambda Z: ((Z[:, 0] == 2) & (Z[:, 1] > 25) & (Z[:, 1] <= 75)).astype(int)  # noqa: E731
+    anchor = anchor_tabular(model, X, np.array([2.0, 60.0]), feature_names=["colour", "age"],
+                            categorical_names={0: ["red", "green", "blue"]}, rng=0)
+    assert anchor.features == (0, 1) and anchor.precision >= 0.95
+    assert anchor.rules[0] == "colour = blue"
+    assert anchor.rules[1] == f"{np.percentile(X[:, 1], 25):.2f} < age <= {np.percentile(X[:, 1], 75):.2f}"
+
+
+def test_argument_errors(uniform_data):
+    x = POSITIVE
+    with pytest.raises(TypeError, match="predict_fn must be a function"):
+        anchor_tabular("model", uniform_data, x)
+    with pytest.raises(ValueError, match="X_train must have 2 dimension"):
+        anchor_tabular(two_feature_model, uniform_data[:, 0], x)
+    with pytest.raises(ValueError, match=r"x must have one value per column of X_train \(4\), got 3"):
+        anchor_tabular(two_feature_model, uniform_data, x[:3])
+    with pytest.raises(ValueError, match=r"feature_names must have one name per feature \(4\), got 2"):
+        anchor_tabular(two_feature_model, uniform_data, x, feature_names=["a", "b"])
+    with pytest.raises(ValueError, match="threshold must be a real number > 0 and <= 1, got 1.5"):
+        anchor_tabular(two_feature_model, uniform_data, x, threshold=1.5)
+    with pytest.raises(ValueError, match="delta must be a real number > 0 and < 1, got 1"):
+        anchor_tabular(two_feature_model, uniform_data, x, delta=1)
+    with pytest.raises(ValueError, match="epsilon must be a real number > 0"):
+        anchor_tabular(two_feature_model, uniform_data, x, epsilon=0)
+    with pytest.raises(ValueError, match="beam_size must be a positive int, got 0"):
+        anchor_tabular(two_feature_model, uniform_data, x, beam_size=0)
+    with pytest.raises(TypeError, match="batch_size must be a positive int, got 10.0"):
+        anchor_tabular(two_feature_model, uniform_data, x, batch_size=10.0)
+    with pytest.raises(ValueError, match="max_anchor_size must be a positive int, got -1"):
+        anchor_tabular(two_feature_model, uniform_data, x, max_anchor_size=-1)
+    with pytest.raises(ValueError, match="categorical_names must be keyed by column indices"):
+        anchor_tabular(two_feature_model, uniform_data, x, categorical_names={7: ["a"]})
+    with pytest.raises(ValueError, match=r"predict_fn must return one label per input.*predict_proba"):
+        anchor_tabular(lambda Z: np.zeros((len(Z), 2)), uniform_data, x)
+    with pytest.raises(ValueError, match="text must be a non-empty string"):
+        anchor_text(lambda texts: np.zeros(len(texts)), "  ")
+    with pytest.raises(ValueError, match="p_keep must be a real number >= 0 and < 1, got 1"):
+        anchor_text(lambda texts: np.zeros(len(texts)), "a b", p_keep=1)
+    with pytest.raises(ValueError, match="replacements must hold at least one word"):
+        anchor_text(lambda texts: np.zeros(len(texts)), "a b", replacements=[])
+
+
+def test_max_anchor_size_limits_the_rule(uniform_data):
+    anchor = anchor_tabular(two_feature_model, uniform_data, POSITIVE, max_anchor_size=1, rng=0)
+    assert len(anchor.predicates) == 1 and not anchor.is_anchor  # no single predicate reaches 0.95
+    assert anchor.precision < 0.95
+
+
+# --------------------------------------------------------------------------- the pieces
+
+
+def test_quartile_edges_and_candidate_predicates():
+    X = np.column_stack([np.arange(101.0), np.r_[np.zeros(100), 5.0], np.arange(101) % 3])
+    assert quartile_edges(X[:, 0]).tolist() == [25.0, 50.0, 75.0]
+    assert quartile_edges(X[:, 1]).tolist() == [0.0]
+    predicates = candidate_predicates(X, np.array([40.0, 0.0, 2.0]), categorical=[2])
+    assert predicates == [(0, ">", 25.0), (0, "<=", 50.0), (0, "<=", 75.0), (1, "<=", 0.0), (2, "==", 2.0)]
+
+
+def test_rule_holds_and_precision_and_coverage():
+    X = np.array([[0.2, 1.0], [0.7, 0.0], [0.9, 1.0], [0.6, 1.0]])
+    assert rule_holds(X, [(0, ">", 0.5), (1, "==", 1.0)]).tolist() == [False, False, True, True]
+    assert rule_holds(X, []).all()
+    Z = np.array([[0.9, 0.9], [0.9, 0.2], [0.6, 0.7], [0.8, 0.8]])
+    assert precision_and_coverage(two_feature_model, Z, 1, X, [(0, ">", 0.5)]) == (0.75, 0.75)
+
+
+def test_describe_rule_and_rule_from_text_round_trip():
+    X = np.column_stack([np.arange(101.0), np.arange(101) % 3])
+    predicates = candidate_predicates(X, np.array([40.0, 2.0]), categorical=[1])
+    rule = [predicates[0], predicates[1], predicates[3]]  # age > 25, age <= 50, colour = 2
+    features, texts = anchors.describe_rule(rule, ["age", "colour"], {1: ["red", "green", "blue"]})
+    assert features == (0, 1) and texts == ("25.00 < age <= 50.00", "colour = blue")
+    assert rule_from_text(texts, predicates, ["age", "colour"], {1: ["red", "green", "blue"]}) == rule
+    with pytest.raises(ValueError, match="texts must describe predicates of the instance, got 'age > 99.00'"):
+        rule_from_text(["age > 99.00"], predicates, ["age", "colour"])
+
+
+def test_conditional_sample_satisfies_the_rule_and_keeps_other_columns(uniform_data):
+    rule = [(0, ">", 0.75), (1, "<=", 0.5), (1, ">", 0.25)]
+    Z = conditional_sample(uniform_data, POSITIVE, rule, 500, np.random.default_rng(0))
+    assert Z.shape == (500, 4) and rule_holds(Z, rule).all()
+    assert np.isin(Z[:, 2], uniform_data[:, 2]).all()  # unconstrained columns come from training rows
+    assert 0.4 < Z[:, 2].mean() < 0.6
+    # with no training row satisfying the rule, x's own value is used
+    Z = conditional_sample(uniform_data, np.array([2.0, 0, 0, 0]), [(0, ">", 1.5)], 10, np.random.default_rng(0))
+    assert (Z[:, 0] == 2.0).all()
+
+
+def test_perturb_text_keeps_the_anchor_words():
+    tokens = "this movie is not bad".split()
+    sentences = perturb_text(tokens, [3, 4], 200, np.random.default_rng(0), p_keep=0.5, replacements=["UNK"])
+    assert all(s.split()[3:] == ["not", "bad"] for s in sentences)
+    kept = np.mean([[a == b for a, b in zip(s.split()[:3], tokens[:3])] for s in sentences])
+    assert 0.4 < kept < 0.6
+
+
+def test_kl_bernoulli_exact_values():
+    assert kl_bernoulli(0.3, 0.3) == 0.0
+    assert np.isclose(kl_bernoulli(0.25, 0.5), 0.25 * np.log(0.5) + 0.75 * np.log(1.5))
+    assert np.isinf(kl_bernoulli(0.5, 1.0))
+
+
+def test_kl_bounds_known_values():
+    # p_hat = 0: -log(1 - q) = beta / n; p_hat = 1: -log(q) = beta / n
+    assert np.isclose(kl_upper_bound(0.0, 20, 3.0), 1 - np.exp(-3.0 / 20), atol=1e-12)
+    assert np.isclose(kl_lower_bound(1.0, 20, 3.0), np.exp(-3.0 / 20), atol=1e-12)
+    assert kl_upper_bound(1.0, 5, 1.0) == 1.0 and kl_lower_bound(0.0, 5, 1.0) == 0.0
+
+
+def test_kl_bounds_against_brute_force():
+    grid = np.linspace(0, 1, 1_000_001)
+    rng = np.random.default_rng(0)
+    for p, n, beta in [(0.5, 100, 3.0), (0.93, 400, 6.0), *[(rng.random(), rng.integers(5, 500), rng.uniform(0.5, 8))
+                                                             for _ in range(5)]]:
+        inside = grid[n * kl_bernoulli(p, grid) <= beta]
+        assert abs(kl_upper_bound(p, n, beta) - inside.max()) < 2e-6
+        assert abs(kl_lower_bound(p, n, beta) - inside.min()) < 2e-6
+
+
+def test_kl_bounds_are_vectorised_and_shrink_with_n():
+    upper = kl_upper_bound(np.array([0.5, 0.5, 0.5]), np.array([10, 100, 1000]), 3.0)
+    lower = kl_lower_bound(np.array([0.5, 0.5, 0.5]), np.array([10, 100, 1000]), 3.0)
+    assert upper.shape == (3,) and np.all(np.diff(upper) < 0) and np.all(np.diff(lower) > 0)
+    assert np.all(lower < 0.5) and np.all(upper > 0.5)
+
+
+def test_kl_bounds_match_anchor_exp():
+    base = pytest.importorskip("anchor.anchor_base").AnchorBaseBeam
+    for p, n, beta in [(0.5, 100, 3.0), (0.9, 50, 4.0), (0.97, 1000, 7.0), (0.2, 30, 2.0)]:
+        assert abs(kl_upper_bound(p, n, beta) - base.dup_bernoulli(p, beta / n)) < 1e-4
+        assert abs(kl_lower_bound(p, n, beta) - base.dlow_bernoulli(p, beta / n)) < 1e-4
+        assert np.isclose(anchors.kl_lucb_beta(20, 7, 0.1), base.compute_beta(20, 7, 0.1))
+
+
+def test_kl_lucb_finds_the_best_arms():
+    means = np.array([0.2, 0.9, 0.5, 0.75, 0.4])
+    rng = np.random.default_rng(0)
+    draws = []
+
+    def draw(arms, m):
+        draws.append(arms)
+        return np.array([rng.binomial(m, means[a]) for a in arms])
+
+    n = np.full(5, 10.0)
+    positives = np.array([rng.binomial(10, m) for m in means], dtype=float)
+    chosen = kl_lucb(draw, n, positives, top_n=2, epsilon=0.05, delta=0.05, batch_size=20)
+    assert sorted(chosen.tolist()) == [1, 3] and chosen[0] == 1
+    assert n.sum() == 50 + 40 * len(draws)  # two arms per round, updated in place
+    assert set(np.argsort(n)[-2:]) == {2, 3}  # sampling goes to the arms at the boundary of the top set
+
+
+def test_extend_beam_small_case():
+    holds = np.array([[1, 1, 1, 1], [1, 0, 1, 0], [1, 1, 0, 1], [0, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 1]], dtype=bool)
+    slots = [0, 0, 1, 2]  # predicates 0 and 1 bound the same feature the same way
+    assert extend_beam([()], slots, holds, -1.0) == [(0,), (1,), (2,), (3,)]
+    assert extend_beam([(0,)], slots, holds, 0.0) == [(0, 2), (0, 3)]  # never (0, 1): same slot
+    assert extend_beam([(0,), (2,)], slots, holds, 0.0) == [(0, 2), (0, 3), (1, 2), (2, 3)]  # (0, 2) once
+    assert extend_beam([(0,), (1,)], slots, holds, 0.4) == [(0, 2), (1, 2), (1, 3)]  # (0, 3) covers 2/6
+    assert extend_beam([(0, 2)], slots, holds, 0.0) == [(0, 2, 3)]
+    assert extend_beam([(0, 2)], slots, holds, 0.2) == []  # (0, 2, 3) covers 1/6
+
+
+# --------------------------------------------------------------------------- text
+
+
+def test_text_anchor_of_the_slides_not_bad_example():
+    def negation_aware(texts):  # positive iff "not" and "bad" both appear, in that order
+        return np.array([int(" not bad" in f" {t} ") for t in texts])
+
+    anchor = anchor_text(negation_aware, "This movie is not bad", rng=0)
+    assert anchor.label == 1 and anchor.rules == ("not", "bad") and anchor.features == (3, 4)
+    assert anchor.precision == 1.0
+
+
+def test_text_anchor_coverage_on_a_corpus():
+    corpus = ["a great film", "great", "awful", "not great at all", "fine"]
+    anchor = anchor_text(lambda texts: np.array([int("great" in t.split()) for t in texts]),
+                         "A great little film", corpus=corpus, rng=0)
+    assert anchor.rules == ("great",) and anchor.coverage == 3 / 5
+
+
+# --------------------------------------------------------------------------- simulated users
+
+
+def test_lime_rule_scores_and_simulated_user():
+    x_codes = np.array([1, 0, 2])
+    Z_codes = np.array([[1, 0, 2], [1, 1, 0], [0, 0, 2], [0, 1, 1]])
+    scores = lime_rule_scores(0.4, {0: 0.3, 2: -0.2}, x_codes, Z_codes)
+    assert np.allclose(scores, [0.5, 0.7, 0.2, 0.4])
+    precision, coverage = simulated_user(np.abs(scores - 0.5) > 0.15, (scores > 0.5).astype(int), [1, 1, 1, 0])
+    assert (precision, coverage) == (0.5, 0.5)
+    precision, coverage = simulated_user([False, False], 1, [1, 0])
+    assert np.isnan(precision) and coverage == 0.0
+
+
+def test_lime_threshold_coverage_finds_the_smallest_threshold():
+    predictions = np.array([1, 1, 0, 0])
+    scores = [np.array([0.9, 0.55, 0.45, 0.1]),  # right everywhere
+              np.array([0.8, 0.4, 0.7, 0.2])]    # wrong on rows 1 and 2 (scores 0.4, 0.7)
+    assert lime_threshold_coverage(scores, predictions, 0.75) == (0.5, 0.75, 1.0)
+    threshold, precision, coverage = lime_threshold_coverage(scores, predictions, 1.0)
+    assert threshold == 0.7 and precision == 1.0 and coverage == (2 / 4 + 2 / 4) / 2  # |s - .5| > .2 keeps 0.9, 0.1, 0.8, 0.2
+    threshold, precision, coverage = lime_threshold_coverage([np.array([0.9])], np.array([0]), 0.5)
+    assert np.isnan(threshold) and np.isnan(precision) and coverage == 0.0
+
+
+# --------------------------------------------------------------------------- against anchor-exp
+
+
+def test_agrees_with_anchor_exp_on_the_two_feature_model(uniform_data):
+    anchor_tabular_module = pytest.importorskip("anchor.anchor_tabular")
+    explainer = anchor_tabular_module.AnchorTabularExplainer([0, 1], ["x0", "x1", "x2", "x3"], uniform_data, {})
+    for x in (POSITIVE, NEGATIVE):
+        np.random.seed(0)  # anchor-exp draws from NumPy's global generator
+        theirs = explainer.explain_instance(x, two_feature_model, threshold=0.95, beam_size=2)
+        ours = anchor_tabular(two_feature_model, uniform_data, x, rng=0)
+        assert set(theirs.features()) <= {0, 1} and len(set(theirs.features())) == len(ours.features)
+        assert theirs.precision() >= 0.95 and ours.precision >= 0.95
+        # anchor-exp writes its rules the way we do, so they can be read back as predicates
+        rule = rule_from_text(theirs.names(), candidate_predicates(uniform_data, x), ["x0", "x1", "x2", "x3"])
+        assert sorted({p[0] for p in rule}) == sorted(set(theirs.features()))
