@@ -359,8 +359,15 @@ class TabularData:
         """The target as a numpy array."""
         return self.frame[self.target].to_numpy()
 
-    def encoded(self) -> tuple[np.ndarray, dict[int, list[str]]]:
+    def encoded(self, categories: dict[int, list[str]] | None = None) -> tuple[np.ndarray, dict[int, list[str]]]:
         """Features as a float array, categorical columns replaced by integer codes.
+
+        Parameters
+        ----------
+        categories : dict, optional
+            The codes to use, as returned by an earlier call (encode a test table with its
+            training table's codes, or the same category gets different codes when a
+            category is missing from one of them). Default: the sorted categories of this table.
 
         Returns
         -------
@@ -369,16 +376,25 @@ class TabularData:
         categories : dict
             Column index -> list of category names (code k is ``categories[j][k]``), the
             format ``lime.lime_tabular`` expects as ``categorical_names``.
+
+        Raises
+        ------
+        ValueError
+            If a value of this table is not among the given ``categories``.
         """
-        columns, categories = [], {}
+        columns, used = [], {}
         for j, name in enumerate(self.features):
             column = self.frame[name]
             if name in self.categorical:
-                values = sorted(column.astype(str).unique())
-                categories[j] = values
+                values = sorted(column.astype(str).unique()) if categories is None else list(categories[j])
+                unknown = set(column.astype(str)) - set(values)
+                if unknown:
+                    raise ValueError(f"categories[{j}] ({name}) must contain every value of the column; "
+                                     f"missing {sorted(unknown)[:5]}.")
+                used[j] = values
                 column = column.astype(str).map({v: k for k, v in enumerate(values)})
             columns.append(column.to_numpy(dtype=float))
-        return np.column_stack(columns), categories
+        return np.column_stack(columns), used
 
 
 _ADULT_COLUMNS = [

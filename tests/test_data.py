@@ -162,3 +162,17 @@ def test_sentiment_and_photo_loaders():
     assert image.shape == (480, 640, 3) and image.dtype == np.uint8
     with pytest.raises(ValueError, match="cat_dog"):
         data.photo("unicorn")
+
+
+@pytest.mark.usefixtures("mirror_dir")
+def test_test_table_encoded_with_training_codes():
+    train, test = data.adult("train"), data.adult("test")
+    X_train, categories = train.encoded()
+    X_test, same = test.encoded(categories)
+    country = train.features.index("native_country")
+    assert same == categories
+    united_states = categories[country].index("United-States")
+    assert (X_test[:, country] == united_states).mean() == pytest.approx((test.frame.native_country == "United-States").mean())
+    assert "Holand-Netherlands" not in set(test.frame.native_country)  # why a separate encoding would shift codes
+    with pytest.raises(ValueError, match="native_country"):
+        test.encoded({**categories, country: ["United-States"]})

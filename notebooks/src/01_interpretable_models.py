@@ -66,7 +66,7 @@ from course_utils import data, pick
 
 train, test = data.adult("train"), data.adult("test")
 X_train, categories = train.encoded()
-X_test, _ = test.encoded()
+X_test, _ = test.encoded(categories)  # the training table's codes (a category can be missing from one table)
 y_train, y_test = train.y, test.y
 feature_names = train.features
 
@@ -306,11 +306,14 @@ importance.round(4)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-top_ours = set(importance.index[:3])
-top_library = set(importance.sort_values("scikit-learn", ascending=False).index[:3])
 print("largest mean difference between ours and scikit-learn's:",
       "below 0.01" if np.abs(importance["ours"] - importance["scikit-learn"]).max() < 0.01 else "0.01 or more")
-print("same top-3 features:", top_ours == top_library)
+print("same most important feature:", importance.index[0] == importance["scikit-learn"].idxmax())
+
+# %% [markdown]
+# Below the top feature, several importances differ by less than their standard deviation:
+# their order is noise, and ours and scikit-learn's may rank them differently. More rows
+# and more repeats shrink the spread; an importance is only meaningful with its spread.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)

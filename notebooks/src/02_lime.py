@@ -64,7 +64,7 @@ from course_utils import data, pick
 
 adult_train, adult_test = data.adult("train"), data.adult("test")
 X_all, categories = adult_train.encoded()
-X_test, _ = adult_test.encoded()
+X_test, _ = adult_test.encoded(categories)  # the training codes
 feature_names = adult_train.features
 categorical_columns = sorted(categories)
 rows = ctx.rng.permutation(len(X_all))[:pick(full=len(X_all), fast=5000)]

@@ -500,7 +500,7 @@ from course_utils import data
 
 train, test = data.adult("train"), data.adult("test")
 X_train, categories = train.encoded()
-X_test, _ = test.encoded()
+X_test, _ = test.encoded(categories)  # the training codes
 feature_names = train.features
 rows = ctx.rng.permutation(len(X_train))[:pick(full=10000, fast=3000)]
 gbm = GradientBoostingClassifier(n_estimators=pick(full=200, fast=100), max_depth=3, random_state=0)
