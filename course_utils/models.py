@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Normalize", "mnist_cnn", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -54,6 +54,28 @@ def mnist_cnn() -> nn.Sequential:
     return model
 
 
+def mnist_pairs_cnn() -> nn.Sequential:
+    """A small CNN for 1x64x64 canvases of two MNIST digits (multi-label: 10 logits, one per digit).
+
+    Four 3x3 convolutions (16, 32, 64, 64 channels), each followed by batch normalisation
+    and a ReLU, max-pooling after the first three, give 8x8 feature maps (``model.relu4``,
+    the Grad-CAM layer); then global average pooling, a hidden layer and 10 logits. Train
+    with a sigmoid per logit (``BCEWithLogitsLoss``) and use it in eval mode. Each ReLU is
+    distinct and not in-place; about 0.07 M weights. See :mod:`course_utils.canvases`.
+    """
+    layers = [("normalize", Normalize(MNIST_MEAN, MNIST_STD))]
+    channels = (1, 16, 32, 64, 64)
+    for i in range(1, 5):
+        layers += [(f"conv{i}", nn.Conv2d(channels[i - 1], channels[i], 3, padding=1)),
+                   (f"bn{i}", nn.BatchNorm2d(channels[i])), (f"relu{i}", nn.ReLU())]
+        layers += [(f"pool{i}", nn.MaxPool2d(2))] if i < 4 else []
+    layers += [("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
+               ("fc1", nn.Linear(64, 64)), ("relu5", nn.ReLU()), ("fc2", nn.Linear(64, 10))]
+    model = nn.Sequential(OrderedDict(layers))
+    model.course_name = "mnist_pairs_cnn"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -69,11 +91,13 @@ def resnet18_imagenet_architecture() -> nn.Sequential:
 PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "mnist_cnn": mnist_cnn,
     "resnet18_imagenet": resnet18_imagenet_architecture,
+    "mnist_pairs_cnn": mnist_pairs_cnn,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     "mnist_cnn": lambda model: model.conv2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
+    "mnist_pairs_cnn": lambda model: model.relu4,
 }
 
 
