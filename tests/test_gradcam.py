@@ -75,20 +75,22 @@ def test_targets_as_int_list_or_tensor_give_the_same_maps():
         torch.testing.assert_close(per_image[i], gc.gradcam(model, layer, x[i:i + 1], t)[0], atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["gradcam", "guided_backprop", "guided_gradcam", "saliency"])
+@pytest.mark.parametrize("method", ["gradcam", "guided_backprop", "guided_gradcam", "saliency", "heatmaps"])
 def test_model_is_left_unchanged(method):
     model, x = _model(), _images(2)
     model.fc1.weight.requires_grad_(False)
-    model.train()  # whatever the mode, it is kept
     before = _state(model)
-    args = (model, model.relu4, x, 1) if "gradcam" in method else (model, x, 1)
+    args = (model, model.relu4, x, 1) if "gradcam" in method or method == "heatmaps" else (model, x, 1)
     getattr(gc, method)(*args)
     after = _state(model)
     assert _hooks(model) == 0
-    assert after[1:] == before[1:]
-    assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])
+    assert after[1:] == before[1:]  # same mode, same requires_grad flags
+    assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])  # same weights and buffers
     assert all(p.grad is None for p in model.parameters())
     assert not x.requires_grad and x.grad is None
+    model.train()  # the mode is the caller's: a model in training mode stays in it
+    getattr(gc, method)(*args)
+    assert all(m.training for m in model.modules())
 
 
 def test_hooks_are_removed_after_an_error():
@@ -102,11 +104,13 @@ def test_hooks_are_removed_after_an_error():
 
 def test_works_on_a_frozen_model_and_inside_no_grad():
     model, x = _model(), _images(2)
+    target = model(x).argmax(dim=1)  # the top class: its Grad-CAM is not all zero
+    expected = {"cam": gc.gradcam(model, model.relu4, x, target), "guided": gc.guided_backprop(model, x, target)}
+    assert all(v.abs().sum() > 0 for v in expected.values())
     model.requires_grad_(False)
     with torch.no_grad():
-        cam = gc.gradcam(model, model.relu4, x, 2)
-        guided = gc.guided_backprop(model, x, 2)
-    assert cam.abs().sum() > 0 and guided.abs().sum() > 0
+        torch.testing.assert_close(gc.gradcam(model, model.relu4, x, target), expected["cam"])
+        torch.testing.assert_close(gc.guided_backprop(model, x, target), expected["guided"])
 
 
 def test_argument_errors():
