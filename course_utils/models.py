@@ -57,20 +57,21 @@ def mnist_cnn() -> nn.Sequential:
 def mnist_pairs_cnn() -> nn.Sequential:
     """A small CNN for 1x64x64 canvases of two MNIST digits (multi-label: 10 logits, one per digit).
 
-    Four 3x3 convolutions (16, 32, 64, 64 channels), each followed by batch normalisation
-    and a ReLU, max-pooling after the first three, give 8x8 feature maps (``model.relu4``,
-    the Grad-CAM layer); then global average pooling, a hidden layer and 10 logits. Train
-    with a sigmoid per logit (``BCEWithLogitsLoss``) and use it in eval mode. Each ReLU is
-    distinct and not in-place; about 0.07 M weights. See :mod:`course_utils.canvases`.
+    Five 3x3 convolutions (16, 32, 64, 64, 128 channels), each followed by batch
+    normalisation and a ReLU, with max-pooling after the first three, give 8x8 feature maps
+    (``model.relu5``, the Grad-CAM layer; each unit sees 54x54 pixels, a whole digit); then
+    global average pooling, a hidden layer and 10 logits. Train with a sigmoid per logit
+    (``BCEWithLogitsLoss``) and use it in eval mode. Each ReLU is distinct and not in-place;
+    about 0.15 M weights. See :mod:`course_utils.canvases`.
     """
     layers = [("normalize", Normalize(MNIST_MEAN, MNIST_STD))]
-    channels = (1, 16, 32, 64, 64)
-    for i in range(1, 5):
-        layers += [(f"conv{i}", nn.Conv2d(channels[i - 1], channels[i], 3, padding=1)),
+    channels = (1, 16, 32, 64, 64, 128)
+    for i in range(1, 6):
+        layers += [(f"conv{i}", nn.Conv2d(channels[i - 1], channels[i], 3, padding=1, bias=False)),
                    (f"bn{i}", nn.BatchNorm2d(channels[i])), (f"relu{i}", nn.ReLU())]
-        layers += [(f"pool{i}", nn.MaxPool2d(2))] if i < 4 else []
+        layers += [(f"pool{i}", nn.MaxPool2d(2))] if i <= 3 else []
     layers += [("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-               ("fc1", nn.Linear(64, 64)), ("relu5", nn.ReLU()), ("fc2", nn.Linear(64, 10))]
+               ("fc1", nn.Linear(128, 128)), ("relu6", nn.ReLU()), ("fc2", nn.Linear(128, 10))]
     model = nn.Sequential(OrderedDict(layers))
     model.course_name = "mnist_pairs_cnn"
     return model
@@ -97,7 +98,7 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     "mnist_cnn": lambda model: model.conv2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
-    "mnist_pairs_cnn": lambda model: model.relu4,
+    "mnist_pairs_cnn": lambda model: model.relu5,
 }
 
 

@@ -130,9 +130,9 @@ def test_mnist_pairs_cnn_convention():
     model = models.mnist_pairs_cnn()
     assert isinstance(model[0], models.Normalize), "normalisation must be the first layer"
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-    assert len(relus) == 5 and len({id(m) for m in relus}) == 5 and not any(m.inplace for m in relus)
+    assert len(relus) == 6 and len({id(m) for m in relus}) == 6 and not any(m.inplace for m in relus)
     assert tuple(model(torch.rand(2, 1, 64, 64)).shape) == (2, 10)
-    assert models.gradcam_layer(model) is model.relu4
+    assert models.gradcam_layer(model) is model.relu5
 
 
 def test_pairs_checkpoint_card_matches_file():

@@ -66,7 +66,7 @@ def test_gradcam_by_hand_on_a_tiny_network():
 
 def test_targets_as_int_list_or_tensor_give_the_same_maps():
     model, x = _model(), _images(3)
-    layer = model.relu4
+    layer = model.relu5
     as_int = gc.gradcam(model, layer, x, 4)
     for target in ([4, 4, 4], torch.tensor([4, 4, 4]), torch.tensor(4), np.int64(4)):
         torch.testing.assert_close(gc.gradcam(model, layer, x, target), as_int)
@@ -80,7 +80,7 @@ def test_model_is_left_unchanged(method):
     model, x = _model(), _images(2)
     model.fc1.weight.requires_grad_(False)
     before = _state(model)
-    args = (model, model.relu4, x, 1) if "gradcam" in method or method == "heatmaps" else (model, x, 1)
+    args = (model, model.relu5, x, 1) if "gradcam" in method or method == "heatmaps" else (model, x, 1)
     getattr(gc, method)(*args)
     after = _state(model)
     assert _hooks(model) == 0
@@ -96,7 +96,7 @@ def test_model_is_left_unchanged(method):
 def test_hooks_are_removed_after_an_error():
     model = _model()
     with pytest.raises(ValueError, match="target must index"):
-        gc.gradcam(model, model.relu4, _images(1), 10)
+        gc.gradcam(model, model.relu5, _images(1), 10)
     with pytest.raises(ValueError, match="target must index"):
         gc.guided_backprop(model, _images(1), 12)
     assert _hooks(model) == 0
@@ -105,20 +105,20 @@ def test_hooks_are_removed_after_an_error():
 def test_works_on_a_frozen_model_and_inside_no_grad():
     model, x = _model(), _images(2)
     target = model(x).argmax(dim=1)  # the top class: its Grad-CAM is not all zero
-    expected = {"cam": gc.gradcam(model, model.relu4, x, target), "guided": gc.guided_backprop(model, x, target)}
+    expected = {"cam": gc.gradcam(model, model.relu5, x, target), "guided": gc.guided_backprop(model, x, target)}
     assert all(v.abs().sum() > 0 for v in expected.values())
     model.requires_grad_(False)
     with torch.no_grad():
-        torch.testing.assert_close(gc.gradcam(model, model.relu4, x, target), expected["cam"])
+        torch.testing.assert_close(gc.gradcam(model, model.relu5, x, target), expected["cam"])
         torch.testing.assert_close(gc.guided_backprop(model, x, target), expected["guided"])
 
 
 def test_argument_errors():
     model = _model()
     with pytest.raises(ValueError, match=r"x must be a float tensor of images, shape \(N, C, H, W\)"):
-        gc.gradcam(model, model.relu4, torch.rand(64, 64), 0)
+        gc.gradcam(model, model.relu5, torch.rand(64, 64), 0)
     with pytest.raises(ValueError, match="target must be an int or 2 ints"):
-        gc.gradcam(model, model.relu4, _images(2), [1, 2, 3])
+        gc.gradcam(model, model.relu5, _images(2), [1, 2, 3])
     with pytest.raises(ValueError, match="target must be an int or 2 ints"):
         gc.saliency(model, _images(2), 1.5)
     with pytest.raises(ValueError, match="layer must be a module of the model"):
@@ -170,8 +170,8 @@ def test_guided_backprop_on_a_two_relu_network_by_hand():
 
 def test_guided_gradcam_agrees_with_captum():
     model, x = _model(3), _images(3)
-    ours = gc.guided_gradcam(model, model.relu4, x, [5, 6, 7])
-    theirs = GuidedGradCam(model, model.relu4).attribute(x, torch.tensor([5, 6, 7]), interpolate_mode="bilinear")
+    ours = gc.guided_gradcam(model, model.relu5, x, [5, 6, 7])
+    theirs = GuidedGradCam(model, model.relu5).attribute(x, torch.tensor([5, 6, 7]), interpolate_mode="bilinear")
     assert ours.shape == x.shape and ours.abs().max() > 0
     torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
 
@@ -205,14 +205,14 @@ def test_class_model_visualisation_raises_the_score_and_l2_shrinks_it():
 def test_heatmaps_are_the_four_methods_reduced_to_non_negative_maps():
     model, x = _model(6), _images(5)
     targets = [0, 1, 2, 3, 4]
-    maps = gc.heatmaps(model, model.relu4, x, targets, batch_size=2)
+    maps = gc.heatmaps(model, model.relu5, x, targets, batch_size=2)
     assert list(maps) == list(gc.METHODS)
     assert all(m.shape == (5, 64, 64) and (m >= 0).all() for m in maps.values())
     torch.testing.assert_close(maps["saliency"], gc.saliency(model, x, targets))
-    torch.testing.assert_close(maps["Grad-CAM"], gc.gradcam(model, model.relu4, x, targets))
+    torch.testing.assert_close(maps["Grad-CAM"], gc.gradcam(model, model.relu5, x, targets))
     torch.testing.assert_close(maps["guided backprop"], gc.guided_backprop(model, x, targets).abs().amax(dim=1))
     torch.testing.assert_close(maps["guided Grad-CAM"],
-                               gc.guided_gradcam(model, model.relu4, x, targets).abs().amax(dim=1))
+                               gc.guided_gradcam(model, model.relu5, x, targets).abs().amax(dim=1))
     assert _hooks(model) == 0
 
 
@@ -283,7 +283,7 @@ def test_cascading_randomisation_changes_one_more_layer_each_time_and_is_seeded(
     assert all(torch.equal(v, original[k]) for k, v in model.state_dict().items())
     again = list(gc.cascading_randomisation(model, names, generator=torch.Generator().manual_seed(0)))
     assert torch.equal(again[-1][1].conv4.weight, steps[-1][1].conv4.weight)
-    bound = 1 / np.sqrt(64)  # fc1 has 64 inputs: Kaiming-uniform(a=sqrt 5) is U(-1/sqrt(fan_in), +)
+    bound = 1 / np.sqrt(model.fc1.in_features)  # Kaiming-uniform(a=sqrt 5) is U(-1/sqrt(fan_in), +)
     assert steps[1][1].fc1.weight.abs().max() <= bound and steps[1][1].fc1.weight.std() > bound / 3
     with pytest.raises(ValueError, match="layer_names must be modules of the model"):
         next(gc.cascading_randomisation(model, ["fc9"], generator=torch.Generator()))
