@@ -9,6 +9,10 @@ from torch import nn
 from course_utils import models
 from course_utils.xai import gradcam as gc
 
+# captum's notices (it sets requires_grad itself and announces its ReLU hooks) are not under test
+pytestmark = [pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU:UserWarning"),
+              pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients:UserWarning")]
+
 
 def _model(seed=0, name="mnist_pairs_cnn"):
     torch.manual_seed(seed)
