@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Normalize", "mnist_cnn", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -54,6 +54,29 @@ def mnist_cnn() -> nn.Sequential:
     return model
 
 
+def mnist_pairs_cnn() -> nn.Sequential:
+    """A small CNN for 1x64x64 canvases of two MNIST digits (multi-label: 10 logits, one per digit).
+
+    Five 3x3 convolutions (16, 32, 64, 64, 128 channels), each followed by batch
+    normalisation and a ReLU, with max-pooling after the first three, give 8x8 feature maps
+    (``model.relu5``, the Grad-CAM layer; each unit sees 54x54 pixels, a whole digit); then
+    global average pooling, a hidden layer and 10 logits. Train with a sigmoid per logit
+    (``BCEWithLogitsLoss``) and use it in eval mode. Each ReLU is distinct and not in-place;
+    about 0.15 M weights. See :mod:`course_utils.canvases`.
+    """
+    layers = [("normalize", Normalize(MNIST_MEAN, MNIST_STD))]
+    channels = (1, 16, 32, 64, 64, 128)
+    for i in range(1, 6):
+        layers += [(f"conv{i}", nn.Conv2d(channels[i - 1], channels[i], 3, padding=1, bias=False)),
+                   (f"bn{i}", nn.BatchNorm2d(channels[i])), (f"relu{i}", nn.ReLU())]
+        layers += [(f"pool{i}", nn.MaxPool2d(2))] if i <= 3 else []
+    layers += [("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
+               ("fc1", nn.Linear(128, 128)), ("relu6", nn.ReLU()), ("fc2", nn.Linear(128, 10))]
+    model = nn.Sequential(OrderedDict(layers))
+    model.course_name = "mnist_pairs_cnn"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -69,11 +92,13 @@ def resnet18_imagenet_architecture() -> nn.Sequential:
 PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "mnist_cnn": mnist_cnn,
     "resnet18_imagenet": resnet18_imagenet_architecture,
+    "mnist_pairs_cnn": mnist_pairs_cnn,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     "mnist_cnn": lambda model: model.conv2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
+    "mnist_pairs_cnn": lambda model: model.relu5,
 }
 
 

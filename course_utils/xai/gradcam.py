@@ -1,0 +1,602 @@
+"""Grad-CAM, guided backpropagation, guided Grad-CAM and saliency maps (lesson 07).
+
+- Saliency map (Simonyan, Vedaldi and Zisserman, "Deep inside convolutional networks:
+  visualising image classification models and saliency maps", ICLR workshop 2014): the
+  absolute gradient of a class score with respect to the input pixels, maximum over colour
+  channels. Class model visualisation (same paper): gradient ascent on the input,
+  ``argmax_I S_c(I) - lambda * ||I||^2``.
+- Guided backpropagation (Springenberg et al., "Striving for simplicity: the all
+  convolutional net", ICLR workshop 2015): the input gradient with every ReLU letting back
+  only positive gradients.
+- Grad-CAM (Selvaraju et al., "Grad-CAM: visual explanations from deep networks via
+  gradient-based localization", ICCV 2017): weights ``alpha_k = mean_ij dy_c / dA_k[i, j]``
+  of a convolutional layer's feature maps ``A_k``, map ``ReLU(sum_k alpha_k A_k)``, upsampled
+  bilinearly to the input; guided Grad-CAM is its product with guided backpropagation.
+- Weak localisation (Selvaraju et al., section 4.1): threshold a map at 15% of its maximum,
+  box the largest connected segment, compare with the true box (IoU); pointing game (Zhang
+  et al., "Top-down neural attention by excitation backprop", ECCV 2016): is the map's
+  maximum inside the true box?
+- Sanity check (Adebayo et al., "Sanity checks for saliency maps", NeurIPS 2018): cascading
+  randomisation of the layers, from the logits down, and the rank correlation between the
+  maps of the trained and of the randomised model.
+
+The library versions are captum's ``LayerGradCam`` (with ``LayerAttribution.interpolate``),
+``GuidedBackprop``, ``GuidedGradCam`` and ``Saliency``; tests check that these agree.
+Every function leaves the model as it found it: hooks are removed, the mode and
+``requires_grad`` flags are untouched and no ``.grad`` is written. Put the model in eval
+mode first (``model.eval()``): with dropout or batch statistics the maps are not defined
+per image.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..exercises import Exercise
+from ..validation import check_positive_int, check_real
+
+__all__ = [
+    "saliency",
+    "class_model_visualisation",
+    "layer_activations_and_gradients",
+    "gradcam_weights",
+    "gradcam_map",
+    "gradcam",
+    "guided_backprop",
+    "guided_gradcam",
+    "METHODS",
+    "heatmaps",
+    "box_iou",
+    "threshold_box",
+    "pointing_game",
+    "weak_localisation",
+    "box_mass",
+    "randomise_layer",
+    "cascading_randomisation",
+    "rank_correlation",
+    "EXERCISES",
+]
+
+Box = tuple[int, int, int, int]
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def _check_images(x) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a float tensor of images, shape (N, C, H, W), got {shape}.")
+    return x
+
+
+def _check_targets(target, n: int) -> torch.Tensor:
+    """``target`` (an int, or one int per image) as a long tensor of shape (n,)."""
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return torch.full((n,), int(target), dtype=torch.long)
+    tensor = torch.as_tensor(target)
+    if tensor.is_floating_point() or tensor.dtype == torch.bool or tensor.ndim > 1 \
+            or (tensor.ndim == 1 and len(tensor) != n):
+        raise ValueError(f"target must be an int or {n} ints (one per image), got {target!r}.")
+    return tensor.long().expand(n).cpu() if tensor.ndim == 0 else tensor.long().cpu()
+
+
+def _check_module(name: str, module, model: nn.Module) -> nn.Module:
+    if not isinstance(module, nn.Module) or not any(module is m for m in model.modules()):
+        raise ValueError(f"{name} must be a module of the model (e.g. gradcam_layer(model)), "
+                         f"got {type(module).__name__}.")
+    return module
+
+
+def _scores(model: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The logits ``model(x)[i, targets[i]]`` summed over the batch (images do not interact)."""
+    logits = model(x)
+    if logits.ndim != 2 or int(targets.max()) >= logits.shape[1] or int(targets.min()) < 0:
+        raise ValueError(f"target must index the model's {logits.shape[-1]} outputs, got {targets.tolist()}.")
+    return logits.gather(1, targets.to(logits.device)[:, None]).sum()
+
+
+def _input_gradient(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    x = _check_images(x).detach().clone().requires_grad_(True)
+    targets = _check_targets(target, len(x))
+    with torch.enable_grad():
+        (gradient,) = torch.autograd.grad(_scores(model, x, targets), x)
+    return gradient
+
+
+# ------------------------------------------------------------------ saliency (Simonyan et al.)
+
+
+def saliency(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    """Simonyan et al.'s image-specific saliency map: ``max_c |d logit_target / d x_c|``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits, shape (N, n_classes); explain logits, not
+        probabilities (the softmax saturates).
+    x : torch.Tensor
+        Images, shape (N, C, H, W).
+    target : int or sequence of int or torch.Tensor
+        The class to explain, one for all images or one per image.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, H, W), non-negative.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> saliency(model, torch.zeros(1, 1, 2, 2), 0).shape
+    torch.Size([1, 2, 2])
+    """
+    return _input_gradient(model, x, target).abs().amax(dim=1)
+
+
+def class_model_visualisation(model: nn.Module, targets, shape: Sequence[int], *, steps: int = 200,
+                              lr: float = 0.1, l2: float = 0.05) -> torch.Tensor:
+    """Simonyan et al.'s class model: gradient ascent on ``S_c(I) - l2 * ||I||^2`` from a black image.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Returns logits ``S``; the images are optimised in its input space.
+    targets : sequence of int
+        One image per class ``c`` in ``targets``.
+    shape : sequence of int
+        The shape of one input, e.g. ``(1, 28, 28)``.
+    steps : int, default 200
+        Plain gradient-ascent steps ``I <- I + lr * grad``.
+    lr : float, default 0.1
+    l2 : float, default 0.05
+        Weight ``lambda`` of the L2 penalty (larger: fainter, simpler images).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (len(targets), *shape); values are not clipped to the input range.
+    """
+    steps = check_positive_int("steps", steps)
+    lr, l2 = check_real("lr", lr, low=0, low_inclusive=False), check_real("l2", l2, low=0)
+    targets = _check_targets(list(targets), len(targets))
+    device = next(model.parameters()).device
+    images = torch.zeros(len(targets), *shape, device=device, requires_grad=True)
+    for _ in range(steps):
+        with torch.enable_grad():
+            objective = _scores(model, images, targets) - l2 * images.pow(2).sum()
+            (gradient,) = torch.autograd.grad(objective, images)
+        with torch.no_grad():
+            images += lr * gradient
+    return images.detach()
+
+
+# ------------------------------------------------------------------ Grad-CAM
+
+
+@contextmanager
+def _recording(layer: nn.Module) -> Iterator[dict]:
+    """Record ``layer``'s output in ``record["output"]`` while the block runs; always unhook."""
+    record: dict = {}
+
+    def hook(module, inputs, output):
+        if not isinstance(output, torch.Tensor):
+            raise ValueError(f"layer must return one tensor, got {type(output).__name__}.")
+        record["output"] = output
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        yield record
+    finally:
+        handle.remove()
+
+
+def layer_activations_and_gradients(model: nn.Module, layer: nn.Module, x: torch.Tensor,
+                                    target) -> tuple[torch.Tensor, torch.Tensor]:
+    """The output ``A`` of ``layer`` on ``x`` and the gradient of the target logits with respect to it.
+
+    Returns
+    -------
+    activations, gradients : torch.Tensor
+        Both of the layer's output shape, e.g. (N, K, h, w); detached.
+    """
+    x = _check_images(x).detach().clone().requires_grad_(True)  # so A has a graph even if weights are frozen
+    layer = _check_module("layer", layer, model)
+    targets = _check_targets(target, len(x))
+    with _recording(layer) as record, torch.enable_grad():
+        score = _scores(model, x, targets)
+        if "output" not in record:
+            raise ValueError("layer was not called in the model's forward pass.")
+        (gradients,) = torch.autograd.grad(score, record["output"])
+    return record["output"].detach(), gradients.detach()
+
+
+def gradcam_weights(gradients: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM's ``alpha_k``: the spatial mean of each feature map's gradient (reference of exercise 7.1).
+
+    Parameters
+    ----------
+    gradients : torch.Tensor
+        ``dy_c / dA``, shape (N, K, h, w).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, K).
+    """
+    return gradients.mean(dim=(2, 3))
+
+
+def gradcam_map(activations: torch.Tensor, weights: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """``ReLU(sum_k alpha_k A_k)``, upsampled bilinearly to ``size`` (reference of exercise 7.2).
+
+    Parameters
+    ----------
+    activations : torch.Tensor
+        ``A``, shape (N, K, h, w).
+    weights : torch.Tensor
+        ``alpha``, shape (N, K).
+    size : (int, int)
+        The input's (H, W).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, H, W), non-negative.
+    """
+    cam = F.relu((weights[:, :, None, None] * activations).sum(dim=1, keepdim=True))
+    return F.interpolate(cam, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)[:, 0]
+
+
+def gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    """Grad-CAM of ``target`` at ``layer``, upsampled bilinearly to the input's resolution.
+
+    Equal to captum's ``LayerGradCam(model, layer).attribute(x, target, relu_attributions=True)``
+    followed by ``LayerAttribution.interpolate(..., x.shape[2:], interpolate_mode="bilinear")``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits, shape (N, n_classes), in eval mode.
+    layer : torch.nn.Module
+        A module of ``model`` returning feature maps (N, K, h, w), usually the last
+        convolutional block (:func:`course_utils.models.gradcam_layer`).
+    x : torch.Tensor
+        Images, shape (N, C, H, W).
+    target : int or sequence of int or torch.Tensor
+        The class to explain, one for all images or one per image.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, H, W), non-negative.
+
+    Examples
+    --------
+    >>> from course_utils.models import mnist_cnn
+    >>> model = mnist_cnn().eval()
+    >>> gradcam(model, model.conv2, torch.rand(3, 1, 28, 28), [0, 1, 2]).shape
+    torch.Size([3, 28, 28])
+    """
+    activations, gradients = layer_activations_and_gradients(model, layer, x, target)
+    return gradcam_map(activations, gradcam_weights(gradients), x.shape[2:])
+
+
+# ------------------------------------------------------------------ guided backpropagation
+
+
+class _PositiveGradient(torch.autograd.Function):
+    """Identity forward; backward lets only positive gradients through."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, gradient):
+        return gradient.clamp(min=0)
+
+
+@contextmanager
+def _guided_relus(model: nn.Module) -> Iterator[None]:
+    """While active, every ``nn.ReLU`` of ``model`` back-propagates only positive gradients.
+
+    The ReLU's own backward then zeroes the positions where its input was negative, so the
+    gradient leaving it is ``(input > 0) * max(gradient, 0)``: guided backpropagation.
+    """
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise ValueError("model must use nn.ReLU modules (guided backpropagation changes their backward "
+                         "pass); got a model without any.")
+    handles = [m.register_forward_hook(lambda module, inputs, output: _PositiveGradient.apply(output))
+               for m in relus]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def guided_backprop(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    """Springenberg et al.'s guided backpropagation of the ``target`` logits to the input.
+
+    Only ``nn.ReLU`` modules are guided (a ``torch.relu`` call inside ``forward`` is not):
+    the course's models use one module per ReLU.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, C, H, W), signed; equal to captum's ``GuidedBackprop``.
+    """
+    _check_images(x)
+    with _guided_relus(model):
+        return _input_gradient(model, x, target)
+
+
+def guided_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    """Guided Grad-CAM: guided backpropagation times the (bilinearly upsampled) Grad-CAM map.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, C, H, W); equal to captum's ``GuidedGradCam(model, layer).attribute(x,
+        target, interpolate_mode="bilinear")``.
+    """
+    return guided_backprop(model, x, target) * gradcam(model, layer, x, target)[:, None]
+
+
+METHODS = ("saliency", "guided backprop", "Grad-CAM", "guided Grad-CAM")
+
+
+def heatmaps(model: nn.Module, layer: nn.Module, x: torch.Tensor, target, *,
+             batch_size: int = 250) -> dict[str, torch.Tensor]:
+    """The lesson's four maps of the same images and targets, each non-negative, shape (N, H, W).
+
+    Signed, per-channel maps are reduced as Simonyan et al. reduce the gradient: the
+    maximum over channels of the absolute value. So the keys of :data:`METHODS` map to
+    ``saliency``, ``max_c |guided_backprop|``, ``gradcam`` and ``max_c |guided_gradcam|``,
+    computed in batches of ``batch_size`` images.
+    """
+    _check_images(x)
+    batch_size = check_positive_int("batch_size", batch_size)
+    targets = _check_targets(target, len(x))
+    parts: dict[str, list[torch.Tensor]] = {method: [] for method in METHODS}
+    for start in range(0, len(x), batch_size):
+        batch, batch_targets = x[start:start + batch_size], targets[start:start + batch_size]
+        guided = guided_backprop(model, batch, batch_targets)
+        cam = gradcam(model, layer, batch, batch_targets)
+        parts["saliency"].append(saliency(model, batch, batch_targets))
+        parts["guided backprop"].append(guided.abs().amax(dim=1))
+        parts["Grad-CAM"].append(cam)
+        parts["guided Grad-CAM"].append((guided * cam[:, None]).abs().amax(dim=1))
+    return {method: torch.cat(maps) for method, maps in parts.items()}
+
+
+# ------------------------------------------------------------------ weak localisation
+
+
+def box_iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
+    """Intersection over union of two boxes ``(x0, y0, x1, y1)`` (reference of exercise 7.3).
+
+    Coordinates are pixel edges (end exclusive), as in :mod:`course_utils.canvases` and
+    torchvision: a box's area is ``(x1 - x0) * (y1 - y0)``.
+
+    Examples
+    --------
+    >>> box_iou((0, 0, 2, 2), (1, 0, 3, 2))
+    0.3333333333333333
+    >>> box_iou((0, 0, 1, 1), (2, 2, 3, 3))
+    0.0
+    """
+    ax0, ay0, ax1, ay1 = (float(v) for v in box_a)
+    bx0, by0, bx1, by1 = (float(v) for v in box_b)
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _as_map(heatmap) -> np.ndarray:
+    heat = heatmap.detach().cpu().numpy() if hasattr(heatmap, "detach") else np.asarray(heatmap)
+    if heat.ndim != 2:
+        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heat.shape}.")
+    return heat.astype(float)
+
+
+def threshold_box(heatmap, fraction: float = 0.15) -> Box | None:
+    """The box around the largest connected segment of ``heatmap >= fraction * max(heatmap)``.
+
+    Selvaraju et al. binarise at 15% of the maximum and box the single largest segment.
+    Segments are 8-connected. A map with no positive value points nowhere: ``None``.
+
+    Returns
+    -------
+    tuple of int or None
+        ``(x0, y0, x1, y1)``, end exclusive.
+
+    Examples
+    --------
+    >>> heat = np.zeros((6, 6)); heat[1:3, 1:4] = 1.0; heat[5, 5] = 0.9
+    >>> threshold_box(heat)
+    (1, 1, 4, 3)
+    """
+    from scipy import ndimage
+
+    heat = _as_map(heatmap)
+    fraction = check_real("fraction", fraction, low=0, high=1, low_inclusive=False)
+    top = heat.max()
+    if not top > 0:
+        return None
+    segments, count = ndimage.label(heat >= fraction * top, structure=np.ones((3, 3)))
+    largest = 1 + int(np.argmax(np.bincount(segments.ravel())[1:]))
+    rows, cols = np.nonzero(segments == largest)
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
+def pointing_game(heatmap, box: Sequence[int]) -> bool:
+    """True if the map's maximum (its first occurrence) lies inside ``box``; False for a zero map."""
+    heat = _as_map(heatmap)
+    if not heat.max() > 0:
+        return False
+    row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    x0, y0, x1, y1 = (int(v) for v in box)
+    return bool(x0 <= col < x1 and y0 <= row < y1)
+
+
+def weak_localisation(heatmaps, boxes, fraction: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """IoU of each map's :func:`threshold_box` with its true box, and the pointing game.
+
+    Parameters
+    ----------
+    heatmaps : array-like or torch.Tensor
+        Non-negative maps, shape (n, H, W).
+    boxes : array-like or torch.Tensor
+        True boxes, shape (n, 4).
+
+    Returns
+    -------
+    ious : numpy.ndarray
+        Float, shape (n,); 0 where the map is zero everywhere.
+    hits : numpy.ndarray
+        Bool, shape (n,).
+    """
+    boxes = np.asarray(boxes.tolist() if hasattr(boxes, "tolist") else boxes)
+    if len(heatmaps) != len(boxes):
+        raise ValueError(f"boxes must hold one box per heatmap ({len(heatmaps)}), got {len(boxes)}.")
+    ious, hits = [], []
+    for heat, box in zip(heatmaps, boxes):
+        found = threshold_box(heat, fraction)
+        ious.append(0.0 if found is None else box_iou(found, box))
+        hits.append(pointing_game(heat, box))
+    return np.array(ious), np.array(hits, dtype=bool)
+
+
+def box_mass(heatmap, box: Sequence[int]) -> float:
+    """The share of a non-negative map's total inside ``box`` (0 for a zero map)."""
+    heat = _as_map(heatmap)
+    total = heat.sum()
+    x0, y0, x1, y1 = (int(v) for v in box)
+    return float(heat[y0:y1, x0:x1].sum() / total) if total > 0 else 0.0
+
+
+# ------------------------------------------------------------------ sanity checks (Adebayo et al.)
+
+
+def randomise_layer(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Re-draw a layer's weight and bias in place, from PyTorch's default initialisation.
+
+    That is Kaiming-uniform weights (``a = sqrt(5)``) and uniform biases in
+    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``, drawn from ``generator`` only.
+    """
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise ValueError(f"module must have a weight to randomise, got {type(module).__name__}.")
+    with torch.no_grad():
+        fresh = torch.empty(weight.shape, dtype=weight.dtype)
+        nn.init.kaiming_uniform_(fresh, a=math.sqrt(5), generator=generator)
+        weight.copy_(fresh)
+        bias = getattr(module, "bias", None)
+        if isinstance(bias, torch.Tensor):
+            bound = 1 / math.sqrt(fresh[0].numel()) if fresh.ndim > 1 else 0.0
+            bias.copy_(torch.empty(bias.shape, dtype=bias.dtype).uniform_(-bound, bound, generator=generator))
+    return module
+
+
+def cascading_randomisation(model: nn.Module, layer_names: Sequence[str], *,
+                            generator: torch.Generator) -> Iterator[tuple[str, nn.Module]]:
+    """Adebayo et al.'s cascading randomisation: yield copies of ``model`` randomised layer by layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Left unchanged.
+    layer_names : sequence of str
+        Names of modules with weights (``dict(model.named_modules())``), from the logits
+        down: the k-th copy has the first k layers randomised.
+    generator : torch.Generator
+        The only source of randomness.
+
+    Yields
+    ------
+    name, model : str, torch.nn.Module
+        The layer randomised last, and a fresh copy with it and all the ones before it randomised.
+    """
+    modules = dict(model.named_modules())
+    unknown = [name for name in layer_names if name not in modules]
+    if unknown:
+        raise ValueError(f"layer_names must be modules of the model, got unknown {unknown}.")
+    randomised = copy.deepcopy(model)
+    for name in layer_names:
+        randomise_layer(dict(randomised.named_modules())[name], generator)
+        yield name, copy.deepcopy(randomised)
+
+
+def rank_correlation(maps_a, maps_b) -> np.ndarray:
+    """Spearman rank correlation between ``maps_a[i]`` and ``maps_b[i]``, for each i.
+
+    Parameters
+    ----------
+    maps_a, maps_b : array-like or torch.Tensor
+        Shape (n, ...), flattened per map. Ties get their average rank.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,); NaN where a map is constant (its ranks carry no order).
+    """
+    from scipy.stats import rankdata
+
+    a, b = (np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=float) for m in (maps_a, maps_b))
+    if a.shape != b.shape:
+        raise ValueError(f"maps_b must have the shape of maps_a {a.shape}, got {b.shape}.")
+    ra, rb = rankdata(a.reshape(len(a), -1), axis=1), rankdata(b.reshape(len(b), -1), axis=1)
+    ra, rb = ra - ra.mean(axis=1, keepdims=True), rb - rb.mean(axis=1, keepdims=True)
+    norms = np.sqrt((ra ** 2).sum(axis=1) * (rb ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, (ra * rb).sum(axis=1) / np.where(norms > 0, norms, 1.0), np.nan)
+
+
+# ------------------------------------------------------------------ exercises
+
+
+def _weight_cases(rng: np.random.Generator) -> list[tuple]:
+    return [(torch.as_tensor(rng.normal(size=shape), dtype=torch.float32),)
+            for shape in [(1, 3, 2, 2), (2, 4, 5, 3), (3, 8, 7, 7)]]
+
+
+def _map_cases(rng: np.random.Generator) -> list[tuple]:
+    cases = []
+    for n, k, h, w, size in [(1, 2, 2, 2, (4, 4)), (2, 5, 4, 3, (8, 6)), (3, 8, 7, 7, (28, 28))]:
+        cases.append((torch.as_tensor(rng.random((n, k, h, w)), dtype=torch.float32),
+                      torch.as_tensor(rng.normal(size=(n, k)), dtype=torch.float32), size))
+    return cases
+
+
+def _iou_cases(rng: np.random.Generator) -> list[tuple]:
+    fixed = [((0, 0, 2, 2), (1, 0, 3, 2)), ((0, 0, 4, 4), (1, 1, 3, 3)), ((0, 0, 1, 1), (2, 2, 3, 3)),
+             ((5, 5, 9, 9), (5, 5, 9, 9)), ((0, 0, 2, 2), (2, 0, 4, 2))]
+    drawn = []
+    for _ in range(5):
+        corners = rng.integers(0, 64, size=(2, 2, 2))
+        drawn.append(tuple(tuple(int(v) for v in (*c.min(axis=0), *(c.max(axis=0) + 1))) for c in corners))
+    return fixed + drawn
+
+
+EXERCISES = {
+    "7.1": Exercise("7.1", "Grad-CAM weights alpha", gradcam_weights, _weight_cases,
+                    "alpha_k is the mean of dy_c/dA_k over the two spatial axes: gradients.mean(dim=(2, 3)), "
+                    "shape (N, K)."),
+    "7.2": Exercise("7.2", "Grad-CAM map: weighted sum, ReLU, upsampling", gradcam_map, _map_cases,
+                    "multiply A by alpha[:, :, None, None], sum over the channel axis (keepdim=True), apply "
+                    "F.relu, then F.interpolate(..., size=size, mode='bilinear', align_corners=False) and drop "
+                    "the channel axis: shape (N, H, W).", atol=1e-5),
+    "7.3": Exercise("7.3", "intersection over union", box_iou, _iou_cases,
+                    "the intersection's width is max(0, min(ax1, bx1) - max(ax0, bx0)) (same for the height); "
+                    "the union is area_a + area_b - intersection; return 0.0 if the union is 0."),
+}
