@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Normalize", "mnist_cnn", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "mnist_cnn", "mnist_cnn_robust", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -54,6 +54,13 @@ def mnist_cnn() -> nn.Sequential:
     return model
 
 
+def mnist_cnn_robust() -> nn.Sequential:
+    """:func:`mnist_cnn`'s architecture, to be adversarially trained (``python -m course_utils.train mnist_cnn_robust``)."""
+    model = mnist_cnn()
+    model.course_name = "mnist_cnn_robust"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -68,11 +75,13 @@ def resnet18_imagenet_architecture() -> nn.Sequential:
 # models live in data/checkpoints/<name>.pt with <name>.json (sha256, accuracy, how trained).
 PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "mnist_cnn": mnist_cnn,
+    "mnist_cnn_robust": mnist_cnn_robust,
     "resnet18_imagenet": resnet18_imagenet_architecture,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     "mnist_cnn": lambda model: model.conv2,
+    "mnist_cnn_robust": lambda model: model.conv2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
 }
 
@@ -110,7 +119,9 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
     ----------
     name : str
         ``"mnist_cnn"`` (trained by ``python -m course_utils.train mnist_cnn``; >= 98.5% test
-        accuracy) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
+        accuracy), ``"mnist_cnn_robust"`` (the same architecture adversarially trained by
+        ``python -m course_utils.train mnist_cnn_robust``; see its card for the robust
+        accuracy under PGD at eps 0.3) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
         through :func:`course_utils.data.fetch`: needs the internet or ``COURSE_DATA_MIRROR``).
     device : torch.device or str, optional
 

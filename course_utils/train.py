@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 from . import data, models
 from .runtime import get_device, seed_everything
 
-__all__ = ["train_mnist_cnn", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
+__all__ = ["train_mnist_cnn", "train_mnist_cnn_robust", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
@@ -83,8 +84,94 @@ def train_mnist_cnn(*, epochs: int = 4, seed: int = 0, batch_size: int = 128, lr
     return model, card
 
 
+def train_mnist_cnn_robust(*, epochs: int = 10, seed: int = 0, batch_size: int = 100, lr: float = 5e-3,
+                           eps: float = 0.3, alpha: float = 0.375, n_val: int = 1000, n_eval: int | None = None,
+                           device: torch.device | None = None) -> tuple[nn.Module, dict]:
+    """Adversarially train :func:`course_utils.models.mnist_cnn_robust` ("fast" FGSM training).
+
+    Fast adversarial training (Wong, Rice and Kolter, "Fast is better than free", ICLR 2020):
+    each batch is attacked by one FGSM step of size ``alpha`` from a uniform random start in
+    the ``eps``-ball, and the model is trained on the attacked batch; Adam with a triangular
+    ("cyclic") learning rate rising to ``lr`` at 40% of training and back to 0. One FGSM step
+    is a crude stand-in for PGD and can collapse ("catastrophic overfitting": robust to FGSM,
+    not to PGD), so after every epoch the model is attacked by PGD-10 on ``n_val`` held-out
+    training digits and the best epoch is kept. Finally it reports clean test accuracy and
+    accuracy under PGD-40 (eps 0.3, alpha 0.01, random start; Madry et al.'s MNIST setting)
+    on the first ``n_eval`` test digits (default: all 10,000).
+    """
+    import copy
+    import time
+
+    from .xai.attacks import accuracy_under_attack, fgsm_step, pgd, project_linf
+
+    device = device or get_device()
+    generator = torch.Generator().manual_seed(seed)
+    seed_everything(seed)
+    X_all, y_all = data.mnist_tensors("train")
+    X, y, X_val, y_val = X_all[:-n_val], y_all[:-n_val], X_all[-n_val:], y_all[-n_val:]
+    model = models.mnist_cnn_robust().to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    steps_per_epoch = -(-len(X) // batch_size)
+    total = epochs * steps_per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda t: float(np.interp(t + 1, [0, 0.4 * total, total], [0, 1, 0])))
+
+    def val_attack(m, xb, yb):
+        return pgd(m, xb, yb, eps=eps, alpha=eps / 4, steps=10, generator=generator)
+
+    best = (-1.0, None, 0)
+    start_time, history = time.perf_counter(), []
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(X), generator=generator)
+        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
+        for start in bar:
+            index = order[start:start + batch_size]
+            xb, yb = X[index].to(device), y[index].to(device)
+            noise = torch.rand(xb.shape, generator=generator).to(device)
+            x_start = project_linf(xb + eps * (2 * noise - 1), xb, eps).requires_grad_(True)
+            (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x_start), yb), x_start)
+            x_adv = project_linf(fgsm_step(x_start.detach(), grad, alpha), xb, eps)
+            loss = nn.functional.cross_entropy(model(x_adv), yb)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        model.eval()
+        val_robust = accuracy_under_attack(model, X_val, y_val, val_attack)
+        val_clean = accuracy_under_attack(model, X_val, y_val)
+        history.append({"epoch": epoch + 1, "val_clean": round(val_clean, 4), "val_pgd10": round(val_robust, 4)})
+        print(f"epoch {epoch + 1}: held-out clean {val_clean:.3f}, PGD-10 {val_robust:.3f}", flush=True)
+        if val_robust > best[0]:
+            best = (val_robust, copy.deepcopy(model.state_dict()), epoch + 1)
+    train_minutes = (time.perf_counter() - start_time) / 60
+    model.load_state_dict(best[1])
+    model.eval()
+    X_test, y_test = data.mnist_tensors("test", n=n_eval)
+    clean = evaluate_accuracy(model, X_test, y_test)
+    eval_generator = torch.Generator().manual_seed(seed)
+    robust = accuracy_under_attack(
+        model, X_test, y_test, lambda m, xb, yb: pgd(m, xb, yb, eps=0.3, alpha=0.01, steps=40, generator=eval_generator),
+        progress=True)
+    card = {"test_accuracy": round(clean, 4),
+            "pgd40_eps0.3_accuracy": round(robust, 4),
+            "pgd_evaluation": f"PGD eps 0.3, alpha 0.01, 40 steps, one uniform random start (seed {seed}), "
+                              f"first {len(X_test)} MNIST test digits",
+            "training": f"fast adversarial training (Wong et al. 2020): FGSM with random start, eps {eps}, "
+                        f"alpha {alpha}; Adam, triangular lr up to {lr}; best of {epochs} epochs by PGD-10 "
+                        f"accuracy on {n_val} held-out training digits",
+            "best_epoch": best[2], "history": history, "epochs": epochs, "seed": seed, "batch_size": batch_size,
+            "lr": lr, "eps": eps, "alpha": alpha,
+            "train_minutes": round(train_minutes, 1),
+            "train_hardware": f"{device.type}, {torch.get_num_threads()} torch threads",
+            "command": f"python -m course_utils.train mnist_cnn_robust --epochs {epochs} --seed {seed}"}
+    return model, card
+
+
 TRAINERS: dict[str, Callable[..., tuple[nn.Module, dict]]] = {
     "mnist_cnn": train_mnist_cnn,
+    "mnist_cnn_robust": train_mnist_cnn_robust,
 }
 
 
