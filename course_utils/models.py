@@ -80,8 +80,10 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
-    "mnist_cnn": lambda model: model.conv2,
-    "mnist_cnn_robust": lambda model: model.conv2,
+    # the rectified maps of the last convolution (Grad-CAM's A^k): on conv2's raw output the
+    # true-class map is <= 0 everywhere, so empty after Grad-CAM's ReLU, for most digits
+    "mnist_cnn": lambda model: model.relu2,
+    "mnist_cnn_robust": lambda model: model.relu2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
 }
 
@@ -146,7 +148,7 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
 
 
 def gradcam_layer(model: nn.Module) -> nn.Module:
-    """The layer the course uses for Grad-CAM on one of its models (the last convolution block)."""
+    """The layer the course uses for Grad-CAM on one of its models (the last convolution block, after its ReLU)."""
     name = getattr(model, "course_name", None)
     if name not in _GRADCAM_LAYERS:
         known = ", ".join(map(repr, _GRADCAM_LAYERS))

@@ -230,7 +230,7 @@ def test_robust_checkpoint_card():
     assert card["test_accuracy"] >= 0.97 and card["pgd40_eps0.3_accuracy"] >= 0.85
     assert "10000" in card["pgd_evaluation"] and "course_utils.train mnist_cnn_robust" in card["command"]
     model = models.mnist_cnn_robust()
-    assert models.gradcam_layer(model) is model.conv2
+    assert models.gradcam_layer(model) is model.relu2
 
 
 def test_robust_model_resists_pgd_where_the_standard_one_collapses(cnn):

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..exercises import Exercise
 from ..validation import check_in, check_nonnegative_int, check_positive_int, check_real
@@ -303,8 +304,6 @@ def accuracy_under_attack(model: nn.Module, X: torch.Tensor, y: torch.Tensor, at
     >>> accuracy_under_attack(model, X, y, partial(fgsm, eps=0.0)) == accuracy_under_attack(model, X, y)
     True
     """
-    from tqdm.auto import tqdm
-
     batch_size = check_positive_int("batch_size", batch_size)
     starts = range(0, len(X), batch_size)
     correct = 0
@@ -320,7 +319,17 @@ def accuracy_under_attack(model: nn.Module, X: torch.Tensor, y: torch.Tensor, at
 
 def accuracy_vs_eps(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epsilons, attack: Callable[..., torch.Tensor],
                     *, batch_size: int = 500, progress: bool = False) -> np.ndarray:
-    """Accuracy under ``attack(model, x, y, eps=e)`` for each ``e`` in ``epsilons`` (an array)."""
+    """Accuracy under ``attack(model, x, y, eps=e)`` for each ``e`` in ``epsilons`` (an array).
+
+    ``e = 0`` gives the clean accuracy without calling the attack.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> X, y = torch.rand(8, 1, 2, 2), torch.zeros(8, dtype=torch.long)
+    >>> accuracy_vs_eps(model, X, y, [0.0, 0.1], fgsm).shape
+    (2,)
+    """
     return np.array([accuracy_under_attack(model, X, y, (lambda m, xb, yb, e=float(e): attack(m, xb, yb, eps=e))
                                            if e > 0 else None, batch_size=batch_size, progress=progress)
                      for e in epsilons])
@@ -336,7 +345,7 @@ def accuracy_robustness_area(epsilons, accuracies) -> float:
 
     Examples
     --------
-    >>> accuracy_robustness_area([0.0, 0.1, 0.2], [1.0, 1.0, 0.0])
+    >>> round(accuracy_robustness_area([0.0, 0.1, 0.2], [1.0, 1.0, 0.0]), 6)
     0.15
     """
     epsilons, accuracies = np.asarray(epsilons, float), np.asarray(accuracies, float)
