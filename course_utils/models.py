@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -77,6 +77,13 @@ def mnist_pairs_cnn() -> nn.Sequential:
     return model
 
 
+def mnist_cnn_robust() -> nn.Sequential:
+    """:func:`mnist_cnn`'s architecture, to be adversarially trained (``python -m course_utils.train mnist_cnn_robust``)."""
+    model = mnist_cnn()
+    model.course_name = "mnist_cnn_robust"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -93,10 +100,14 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "mnist_cnn": mnist_cnn,
     "resnet18_imagenet": resnet18_imagenet_architecture,
     "mnist_pairs_cnn": mnist_pairs_cnn,
+    "mnist_cnn_robust": mnist_cnn_robust,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
-    "mnist_cnn": lambda model: model.conv2,
+    # the rectified maps of the last convolution (Grad-CAM's A^k): on conv2's raw output the
+    # true-class map is <= 0 everywhere, so empty after Grad-CAM's ReLU, for most digits
+    "mnist_cnn": lambda model: model.relu2,
+    "mnist_cnn_robust": lambda model: model.relu2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
     "mnist_pairs_cnn": lambda model: model.relu5,
 }
@@ -135,7 +146,10 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
     ----------
     name : str
         ``"mnist_cnn"`` (trained by ``python -m course_utils.train mnist_cnn``; >= 98.5% test
-        accuracy) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
+        accuracy), ``"mnist_pairs_cnn"`` (two-digit canvases, lesson 07), ``"mnist_cnn_robust"``
+        (the same architecture as ``mnist_cnn``, adversarially trained by
+        ``python -m course_utils.train mnist_cnn_robust``; see its card for the robust accuracy
+        under PGD at eps 0.3) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
         through :func:`course_utils.data.fetch`: needs the internet or ``COURSE_DATA_MIRROR``).
     device : torch.device or str, optional
 
@@ -160,7 +174,7 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
 
 
 def gradcam_layer(model: nn.Module) -> nn.Module:
-    """The layer the course uses for Grad-CAM on one of its models (the last convolution block)."""
+    """The layer the course uses for Grad-CAM on one of its models (the last convolution block, after its ReLU)."""
     name = getattr(model, "course_name", None)
     if name not in _GRADCAM_LAYERS:
         known = ", ".join(map(repr, _GRADCAM_LAYERS))

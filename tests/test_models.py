@@ -60,6 +60,16 @@ def test_unknown_model_name():
 
 def test_gradcam_layer():
     model = models.mnist_cnn()
-    assert models.gradcam_layer(model) is model.conv2
+    assert models.gradcam_layer(model) is model.relu2
     with pytest.raises(ValueError, match="course's models"):
         models.gradcam_layer(nn.Linear(2, 2))
+
+
+@pytest.mark.usefixtures("mirror_dir")
+def test_gradcam_layer_gives_nonempty_maps_for_the_true_class():
+    from captum.attr import LayerGradCam
+
+    model = load_pretrained("mnist_cnn")
+    X, y = data.mnist_tensors("test", n=50)
+    maps = LayerGradCam(model, models.gradcam_layer(model)).attribute(X, target=y, relu_attributions=True)
+    assert (maps.flatten(1).amax(1) > 0).float().mean() >= 0.95

@@ -1,0 +1,68 @@
+"""How much does our PGD cost beyond the forward and backward passes it cannot avoid?
+
+Run from the repository root: ``python benchmarks/bench_attacks.py``. PGD with ``steps``
+iterations needs ``steps`` forward passes and ``steps`` backward passes to the input; the
+rest (sign, step, projection, clipping, bookkeeping) is overhead. The script times both in
+one run, on the same model, inputs and device, and prints the ratio (target <= 1.2x). If
+torchattacks is importable (3.3.0 installs cleanly next to the course's stack:
+``pip install torchattacks==3.3.0``; it is not a dependency of the course), it also prints
+the throughput of its PGD next to ours.
+"""
+import time
+
+import torch
+
+from course_utils import data, get_device, load_pretrained
+from course_utils.xai.attacks import pgd
+
+EPS, ALPHA, STEPS = 0.3, 0.01, 20
+
+
+def bare_passes(model, x, y, steps: int) -> None:
+    """The floor: ``steps`` forward + backward passes to the input, nothing else."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        for _ in range(steps):
+            x_in = x.detach().requires_grad_(True)
+            loss = torch.nn.functional.cross_entropy(model(x_in), y, reduction="sum")
+            torch.autograd.grad(loss, x_in)
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+
+
+def best_of(function, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    device = get_device()
+    model = load_pretrained("mnist_cnn", device=device)
+    X, y = data.mnist_tensors("test", n=256)
+    X, y = X.to(device), y.to(device)
+    generator = torch.Generator().manual_seed(0)
+    ours = best_of(lambda: pgd(model, X, y, eps=EPS, alpha=ALPHA, steps=STEPS, generator=generator))
+    floor = best_of(lambda: bare_passes(model, X, y, STEPS))
+    print(f"{len(X)} MNIST images, PGD {STEPS} steps, device {device}, torch threads {torch.get_num_threads()}")
+    print(f"PGD overhead over its bare forward+backward passes: {ours / floor:.2f}x (target <= 1.2x)")
+    try:
+        import torchattacks
+    except ImportError:
+        print("torchattacks not importable: skipping the side-by-side (pip install torchattacks==3.3.0)")
+        return
+    theirs_attack = torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=True)
+    theirs = best_of(lambda: theirs_attack(X, y))
+    print(f"torchattacks {torchattacks.__version__} PGD: {len(X) / theirs:.0f} images/s; "
+          f"ours: {len(X) / ours:.0f} images/s; ours is {theirs / ours:.2f}x its throughput")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""Adversarial attacks on image classifiers: FGSM, BIM/PGD and Carlini-Wagner L2 (lesson 08).
+
+- FGSM, the fast gradient sign method (Goodfellow, Shlens and Szegedy, "Explaining and
+  Harnessing Adversarial Examples", ICLR 2015): one step ``x + eps * sign(grad_x loss)``.
+- BIM, the basic iterative method (Kurakin, Goodfellow and Bengio, "Adversarial examples in
+  the physical world", 2017), and PGD, projected gradient descent from a random start
+  (Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR
+  2018): many small sign steps, each followed by a projection onto the L-inf ball of
+  radius ``eps`` around ``x`` and onto the image box [0, 1]. BIM is :func:`pgd` with
+  ``random_start=False``.
+- Carlini and Wagner's L2 attack ("Towards Evaluating the Robustness of Neural Networks",
+  IEEE S&P 2017): minimise ``||x' - x||_2^2 + c * f(x')`` over ``x' = (tanh(w) + 1) / 2``
+  (the change of variables keeps ``x'`` in the box without clipping), where ``f`` is the
+  margin loss ``max(Z_y - max_{i != y} Z_i, -kappa)`` on the logits ``Z``.
+
+Every attack takes images in [0, 1] (the course's models normalise inside), returns
+adversarial images in [0, 1], works batched on the model's device, and leaves the model as
+it found it: its parameters, their ``requires_grad`` flags, its train/eval mode and the
+parameters' ``.grad`` are untouched (gradients are taken with respect to the input only).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..exercises import Exercise
+from ..validation import check_in, check_nonnegative_int, check_positive_int, check_real
+
+__all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", "margin",
+           "accuracy_under_attack", "accuracy_vs_eps", "accuracy_robustness_area", "EXERCISES"]
+
+
+# ------------------------------------------------------------------ checks and plumbing
+
+
+def _check_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate (model, images, labels) and move the data to the model's device."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point torch.Tensor of images in [0, 1], got {type(x).__name__}"
+                        + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else "") + ".")
+    if x.ndim < 2:
+        raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}.")
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"x must hold images in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}].")
+    if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"y must be an integer torch.Tensor of class labels, got {type(y).__name__}"
+                        + (f" of dtype {y.dtype}" if isinstance(y, torch.Tensor) else "") + ".")
+    if y.shape != (len(x),):
+        raise ValueError(f"y must have shape ({len(x)},), one label per image, got {tuple(y.shape)}.")
+    device = next(model.parameters(), torch.empty(0)).device
+    return x.detach().to(device), y.to(device).long()
+
+
+@contextmanager
+def _input_gradients_only(model: nn.Module) -> Iterator[None]:
+    """Switch off ``requires_grad`` on the model's parameters, restore every flag afterwards.
+
+    Gradients then reach the input only: no ``.grad`` of the model changes and the backward
+    pass skips the weight gradients (which makes attacks cheaper). The mode (train/eval) is
+    not touched.
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def _loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
+    """Gradient w.r.t. ``x`` of the loss to *increase*: CE(y) untargeted, -CE(target) targeted."""
+    x = x.detach().requires_grad_(True)
+    loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
+    (grad,) = torch.autograd.grad(-loss if targeted else loss, x)
+    return grad
+
+
+# ------------------------------------------------------------------ the exercises' building blocks
+
+
+def fgsm_step(x: torch.Tensor, grad: torch.Tensor, step: float) -> torch.Tensor:
+    """One signed-gradient step ``x + step * sign(grad)``, clipped to the image box [0, 1].
+
+    The reference solution of exercise 8.1 (Goodfellow et al. 2015, eq. 3).
+    """
+    return (x + step * grad.sign()).clamp(0.0, 1.0)
+
+
+def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Project ``x_adv`` onto {x' : ||x' - x||_inf <= eps} intersected with [0, 1].
+
+    The reference solution of exercise 8.2 (the projection step of Madry et al. 2018). For
+    a box, the Euclidean projection is coordinate-wise clipping, and since ``x`` itself lies
+    in [0, 1] the two clippings never contradict each other.
+    """
+    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+
+
+def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``Z_y - max_{i != y} Z_i`` per row: positive when class ``y`` wins, negative otherwise."""
+    own = logits.gather(1, y[:, None])[:, 0]
+    others = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    return own - others
+
+
+def cw_objective(x_adv: torch.Tensor, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor,
+                 c: float, kappa: float, targeted: bool = False) -> torch.Tensor:
+    """Carlini and Wagner's L2 objective per example, shape (N,).
+
+    ``||x_adv - x||_2^2 + c * max(margin, -kappa)``, where the margin is ``Z_y - max_{i != y} Z_i``
+    (untargeted: push the true class ``y`` below the best other class) or, targeted,
+    ``max_{i != t} Z_i - Z_t`` with ``t = y`` the target (push the target above all others).
+    The reference solution of exercise 8.3 (Carlini and Wagner 2017, objective f_6).
+    """
+    distance = (x_adv - x).flatten(1).pow(2).sum(1)
+    m = -margin(logits, y) if targeted else margin(logits, y)
+    return distance + c * m.clamp(min=-kappa)
+
+
+# ------------------------------------------------------------------ the attacks
+
+
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, targeted: bool = False) -> torch.Tensor:
+    """Fast gradient sign method (Goodfellow, Shlens and Szegedy, ICLR 2015).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps images in [0, 1] to logits.
+    x : torch.Tensor, shape (N, ...)
+        Images in [0, 1].
+    y : torch.Tensor of int, shape (N,)
+        True labels (untargeted) or target labels (``targeted=True``).
+    eps : float
+        L-inf budget in [0, 1] (pixel units).
+    targeted : bool, default False
+        Step down the cross-entropy of ``y`` instead of up.
+
+    Returns
+    -------
+    torch.Tensor
+        ``clip(x + eps * sign(grad_x CE(model(x), y)), 0, 1)`` (minus for targeted), on the
+        model's device; ``|x_adv - x| <= eps`` holds element-wise.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x_adv = fgsm(model, torch.full((3, 1, 2, 2), 0.5), torch.tensor([0, 1, 0]), eps=0.1)
+    >>> bool(((x_adv - 0.5).abs().max() - 0.1).abs() < 1e-6)
+    True
+    """
+    x, y = _check_inputs(model, x, y)
+    eps = check_real("eps", eps, low=0, high=1)
+    with _input_gradients_only(model):
+        grad = _loss_gradient(model, x, y, targeted)
+    return fgsm_step(x, grad, eps)
+
+
+def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha: float, steps: int,
+        random_start: bool = True, targeted: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Projected gradient descent in the L-inf ball (Madry et al. 2018); BIM without random start.
+
+    Each of ``steps`` iterations takes a signed-gradient step of size ``alpha`` on the
+    cross-entropy and projects back onto the ``eps``-ball around ``x`` and the box [0, 1].
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, shape (N, ...)
+        Images in [0, 1].
+    y : torch.Tensor of int, shape (N,)
+        True labels, or target labels when ``targeted=True``.
+    eps : float
+        L-inf budget in [0, 1].
+    alpha : float
+        Step size (> 0). Madry et al. on MNIST: eps 0.3, alpha 0.01, 40 steps (100 to evaluate).
+    steps : int
+        Number of iterations (>= 0; 0 returns the start point).
+    random_start : bool, default True
+        Start from ``x`` plus uniform noise in [-eps, eps] (PGD); False starts at ``x`` (BIM,
+        Kurakin et al. 2017).
+    targeted : bool, default False
+    generator : torch.Generator, optional
+        A CPU generator for the random start, for reproducible attacks.
+
+    Returns
+    -------
+    torch.Tensor
+        Adversarial images in [0, 1] with ``|x_adv - x| <= eps`` element-wise.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x = torch.rand(5, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    >>> x_adv = pgd(model, x, torch.zeros(5, dtype=torch.long), eps=0.05, alpha=0.02, steps=5,
+    ...             generator=torch.Generator().manual_seed(0))
+    >>> bool((x_adv - x).abs().max() <= 0.05 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1)
+    True
+    """
+    x, y = _check_inputs(model, x, y)
+    eps = check_real("eps", eps, low=0, high=1)
+    alpha = check_real("alpha", alpha, low=0, low_inclusive=False)
+    steps = check_nonnegative_int("steps", steps)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
+    x_adv = x.clone()
+    if random_start:
+        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        x_adv = project_linf(x + eps * (2 * noise - 1), x, eps)
+    with _input_gradients_only(model):
+        for _ in range(steps):
+            grad = _loss_gradient(model, x_adv, y, targeted)
+            x_adv = project_linf(x_adv + alpha * grad.sign(), x, eps)
+    return x_adv.detach()
+
+
+def cw_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, c: float = 1.0, kappa: float = 0.0,
+          steps: int = 100, lr: float = 0.01, targeted: bool = False) -> torch.Tensor:
+    """Carlini-Wagner L2 attack with a fixed trade-off constant ``c`` (no binary search).
+
+    Optimises ``w`` with Adam, where ``x' = (tanh(w) + 1) / 2`` always lies in (0, 1), to
+    minimise :func:`cw_objective` summed over the batch. Per image it keeps the successful
+    adversarial with the smallest L2 distance seen; an image never fooled comes back
+    unchanged (as in Carlini and Wagner's code), so ``model(x_adv)`` tells which succeeded.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, shape (N, ...)
+        Images in [0, 1].
+    y : torch.Tensor of int, shape (N,)
+        True labels, or target labels when ``targeted=True``.
+    c : float, default 1.0
+        Weight of the margin term (> 0): larger finds more adversarials, with larger distance.
+    kappa : float, default 0.0
+        Confidence (>= 0): success needs the wrong class to win by more than ``kappa`` logits.
+    steps : int, default 100
+    lr : float, default 0.01
+        Adam's learning rate on ``w``.
+    targeted : bool, default False
+
+    Returns
+    -------
+    torch.Tensor
+        Images in [0, 1]: the closest successful adversarial found, or ``x`` where none was.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x = torch.full((2, 1, 2, 2), 0.5)
+    >>> x_adv = cw_l2(model, x, torch.tensor([0, 1]), c=10.0, steps=50, lr=0.05)
+    >>> bool(x_adv.min() >= 0 and x_adv.max() <= 1)
+    True
+    """
+    x, y = _check_inputs(model, x, y)
+    c = check_real("c", c, low=0, low_inclusive=False)
+    kappa = check_real("kappa", kappa, low=0)
+    steps = check_positive_int("steps", steps)
+    lr = check_real("lr", lr, low=0, low_inclusive=False)
+    w = torch.atanh((2 * x - 1) * (1 - 1e-6)).requires_grad_(True)
+    optimiser = torch.optim.Adam([w], lr=lr)
+    best, best_distance = x.clone(), torch.full((len(x),), float("inf"), device=x.device)
+    with _input_gradients_only(model):
+        for _ in range(steps):
+            x_adv = (torch.tanh(w) + 1) / 2
+            logits = model(x_adv)
+            loss = cw_objective(x_adv, x, logits, y, c, kappa, targeted)
+            optimiser.zero_grad()
+            loss.sum().backward()
+            optimiser.step()
+            with torch.no_grad():
+                m = -margin(logits, y) if targeted else margin(logits, y)
+                distance = (x_adv - x).flatten(1).pow(2).sum(1)
+                better = (m < -kappa) & (distance < best_distance)
+                best[better], best_distance[better] = x_adv[better].detach(), distance[better]
+    return best.clamp(0.0, 1.0)
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def accuracy_under_attack(model: nn.Module, X: torch.Tensor, y: torch.Tensor, attack: Attack | None = None,
+                          *, batch_size: int = 500, progress: bool = False) -> float:
+    """Fraction of ``X`` classified as ``y`` after ``attack(model, x_batch, y_batch)`` (None: clean).
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> X, y = torch.rand(8, 1, 2, 2), torch.zeros(8, dtype=torch.long)
+    >>> accuracy_under_attack(model, X, y, partial(fgsm, eps=0.0)) == accuracy_under_attack(model, X, y)
+    True
+    """
+    batch_size = check_positive_int("batch_size", batch_size)
+    starts = range(0, len(X), batch_size)
+    correct = 0
+    for start in tqdm(starts, desc="attack", disable=not progress, leave=False):
+        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        if attack is not None:
+            xb = attack(model, xb, yb)
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            correct += (model(xb.to(device)).argmax(1).cpu() == yb.cpu()).sum().item()
+    return correct / len(X)
+
+
+def accuracy_vs_eps(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epsilons, attack: Callable[..., torch.Tensor],
+                    *, batch_size: int = 500, progress: bool = False) -> np.ndarray:
+    """Accuracy under ``attack(model, x, y, eps=e)`` for each ``e`` in ``epsilons`` (an array).
+
+    ``e = 0`` gives the clean accuracy without calling the attack.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> X, y = torch.rand(8, 1, 2, 2), torch.zeros(8, dtype=torch.long)
+    >>> accuracy_vs_eps(model, X, y, [0.0, 0.1], fgsm).shape
+    (2,)
+    """
+    return np.array([accuracy_under_attack(model, X, y, (lambda m, xb, yb, e=float(e): attack(m, xb, yb, eps=e))
+                                           if e > 0 else None, batch_size=batch_size, progress=progress)
+                     for e in epsilons])
+
+
+def accuracy_robustness_area(epsilons, accuracies) -> float:
+    """Area under the accuracy vs attack-size curve (trapezoid rule), the ARA of Woods et al. 2019.
+
+    Woods, Chen and Teuscher ("Adversarial Explanations for Understanding Image
+    Classification Decisions and Improved Neural Network Robustness", Nature Machine
+    Intelligence 2019) summarise robustness by this area; a larger area means accuracy that
+    survives larger attacks. Comparable only between curves over the same ``epsilons``.
+
+    Examples
+    --------
+    >>> round(accuracy_robustness_area([0.0, 0.1, 0.2], [1.0, 1.0, 0.0]), 6)
+    0.15
+    """
+    epsilons, accuracies = np.asarray(epsilons, float), np.asarray(accuracies, float)
+    if epsilons.ndim != 1 or epsilons.shape != accuracies.shape or len(epsilons) < 2:
+        raise ValueError(f"epsilons and accuracies must be 1-d of the same length >= 2, got shapes "
+                         f"{epsilons.shape} and {accuracies.shape}.")
+    if np.any(np.diff(epsilons) <= 0):
+        raise ValueError("epsilons must be strictly increasing.")
+    return float(np.sum(np.diff(epsilons) * (accuracies[1:] + accuracies[:-1]) / 2))
+
+
+# ------------------------------------------------------------------ exercises
+
+
+def _tiny_batch(rng: np.random.Generator, n: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.as_tensor(rng.random((n, 1, 3, 3)), dtype=torch.float32)
+    x[0, 0, 0, 0], x[1, 0, 1, 1] = 0.0, 1.0  # pixels on the box's edges, where clipping matters
+    return x, torch.as_tensor(rng.normal(size=(n, 1, 3, 3)), dtype=torch.float32)
+
+
+def _fgsm_step_cases(rng: np.random.Generator) -> list[tuple]:
+    x, grad = _tiny_batch(rng)
+    grad[2, 0, 2, 2] = 0.0  # sign(0) = 0: this pixel must not move
+    return [(x, grad, 0.1), (x, grad, 0.3), (x, -grad, 0.0)]
+
+
+def _project_cases(rng: np.random.Generator) -> list[tuple]:
+    x, noise = _tiny_batch(rng)
+    return [(x + 0.5 * noise, x, 0.1), (x + 0.05 * noise, x, 0.3), (x + noise, x, 0.0)]
+
+
+def _cw_cases(rng: np.random.Generator) -> list[tuple]:
+    x, noise = _tiny_batch(rng)
+    x_adv = (x + 0.1 * noise).clamp(0, 1)
+    logits = torch.as_tensor(rng.normal(size=(4, 5)) * 3, dtype=torch.float32)
+    y = torch.as_tensor(rng.integers(0, 5, size=4))
+    return [(x_adv, x, logits, y, 1.0, 0.0, False), (x_adv, x, logits, y, 2.5, 1.0, False),
+            (x_adv, x, logits, y, 0.5, 2.0, True)]
+
+
+EXERCISES = {
+    "8.1": Exercise("8.1", "FGSM step", fgsm_step, _fgsm_step_cases,
+                    "move every pixel by `step` in the direction of the sign of its gradient "
+                    "(grad.sign(); sign(0) = 0), then clip to [0, 1] with .clamp(0, 1)."),
+    "8.2": Exercise("8.2", "PGD projection onto the L-inf ball", project_linf, _project_cases,
+                    "clip x_adv between x - eps and x + eps (torch.maximum/torch.minimum or clamp with "
+                    "tensor bounds), then clip to the image box [0, 1]."),
+    "8.3": Exercise("8.3", "Carlini-Wagner objective", cw_objective, _cw_cases,
+                    "distance: squared L2 norm per example, (x_adv - x).flatten(1).pow(2).sum(1); margin: "
+                    "logit of y minus the largest other logit (set the y entry to -inf before the max); "
+                    "targeted: use minus that margin; then distance + c * margin.clamp(min=-kappa)."),
+}
