@@ -3,12 +3,12 @@
 Run from the repository root: ``python benchmarks/bench_batched_predict.py``. It reports a
 ratio measured in one run on the same model and inputs (target: >= 3x), not absolute time.
 """
-import time
 
 import numpy as np
 import torch
 
 from course_utils import batched_predict, data, load_pretrained
+from timing import best_of
 
 
 def per_image(model, images: np.ndarray) -> np.ndarray:
@@ -16,14 +16,6 @@ def per_image(model, images: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return np.stack([model(torch.as_tensor(image[None])).softmax(1)[0].numpy() for image in images])
 
-
-def best_of(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -14,25 +14,19 @@ MNIST CNN it measures, in one run on the same inputs (ratios, not absolute times
    the backward pass (counted with ``torch.autograd.graph.saved_tensors_hooks``). With a
    fixed ``internal_batch_size`` they do not grow with the number of steps.
 """
-import time
 import warnings
+from functools import partial
 
 import torch
 from torch import nn
 
 from course_utils import data, load_pretrained
 from course_utils.xai.gradients import integrated_gradients, path_rule
+import timing
 
 N_IMAGES, STEPS = 16, 50
+best_of = partial(timing.best_of, repeats=5)  # short timings: the best of 5
 
-
-def best_of(function, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bare_passes(model, x, target, steps, batch_size):

@@ -11,22 +11,14 @@ Run from the repository root: ``python benchmarks/bench_lime.py``.
    against the bare model evaluations it needs (``f`` on ``num_samples`` rows), target
    <= 1.3x; and ``lime.lime_tabular`` on the same task for comparison.
 """
-import time
 
 import numpy as np
 import torch
 
 from course_utils import as_predict_fn, data, load_pretrained
 from course_utils.xai.lime import lime_tabular, sample_tabular
+from timing import best_of
 
-
-def best_of(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def tutorial_predict_fn(model):
