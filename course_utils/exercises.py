@@ -8,32 +8,23 @@ reference solution on fixed cases and prints a clear verdict:
   reference solution", and the reference is returned, so the rest of the notebook runs;
 - wrong or crashing: the first failing case, a hint, and the reference is returned.
 
-Each lesson's exercises live next to its reference code (``course_utils/xai/<topic>.py``)
-in a dict ``EXERCISES``; :data:`LESSON_MODULES` says where to look.
+Each lesson's exercises live next to its reference code (``course_utils/xai/<topic>.py``),
+which registers them when it is imported (``EXERCISES = register(Exercise(...), ...)``).
+An exercise's reference is the building block the library itself calls, so a learner who
+solves it has written a piece of the method the rest of the lesson uses. This module
+imports none of the lessons' modules: they import it.
 """
 from __future__ import annotations
 
 import copy
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Exercise", "check", "get_exercise", "all_exercises", "LESSON_MODULES"]
+__all__ = ["Exercise", "check", "get_exercise", "all_exercises", "register"]
 
-LESSON_MODULES = {
-    "0": "course_utils.exercises",
-    "1": "course_utils.xai.permutation",
-    "2": "course_utils.xai.lime",
-    "3": "course_utils.xai.shapley",
-    "4": "course_utils.xai.gradients",
-    "5": "course_utils.xai.anchors",
-    "6": "course_utils.xai.counterfactuals",
-    "7": "course_utils.xai.gradcam",
-    "8": "course_utils.xai.attacks",
-}
+_BANK: dict[str, "Exercise"] = {}
 
 
 @dataclass(frozen=True)
@@ -64,21 +55,29 @@ class Exercise:
     rtol: float = 1e-5
 
 
+def register(*exercises: Exercise) -> dict[str, Exercise]:
+    """Add exercises to the bank (a lesson's module calls this once, on import); return them by id."""
+    for exercise in exercises:
+        if not isinstance(exercise, Exercise):
+            raise TypeError(f"exercises must be Exercise objects, got {type(exercise).__name__}.")
+        known = _BANK.get(exercise.id)
+        if known is not None and known.reference is not exercise.reference:
+            raise ValueError(f"exercise {exercise.id} is registered twice, with {known.title!r} and {exercise.title!r}.")
+        _BANK[exercise.id] = exercise
+    return {exercise.id: exercise for exercise in exercises}
+
+
 def all_exercises() -> dict[str, Exercise]:
-    """Every exercise of the lessons written so far (a lesson's module may not exist yet)."""
-    bank = {}
-    for name in LESSON_MODULES.values():
-        if importlib.util.find_spec(name) is not None:
-            bank.update(importlib.import_module(name).EXERCISES)
-    return bank
+    """Every exercise registered so far: those of the lessons' modules that have been imported."""
+    return dict(sorted(_BANK.items(), key=lambda item: tuple(int(p) for p in item[0].split("."))))
 
 
 def get_exercise(exercise_id: str) -> Exercise:
     """Look an exercise up by its id, e.g. ``"0.1"``."""
-    bank = all_exercises()
-    if exercise_id not in bank:
-        raise KeyError(f"exercise_id must be a known exercise ({', '.join(sorted(bank))}), got {exercise_id!r}.")
-    return bank[exercise_id]
+    if exercise_id not in _BANK:
+        raise KeyError(f"exercise_id must be a registered exercise ({', '.join(all_exercises())}), got "
+                       f"{exercise_id!r}; import the lesson's module first (e.g. from course_utils.xai import lime).")
+    return _BANK[exercise_id]
 
 
 def _as_numpy(value):
@@ -170,8 +169,8 @@ def _softmax_cases(rng: np.random.Generator) -> list[tuple]:
     return [(np.array([1.0, 2.0, 3.0]),), (rng.normal(size=(4, 10)),), (np.array([1000.0, 1001.0]),)]
 
 
-EXERCISES = {
-    "0.1": Exercise("0.1", "softmax", softmax, _softmax_cases,
-                    "exponentiate, divide by the sum over the last axis; subtract the maximum first "
-                    "so that exp(1000) does not overflow."),
-}
+EXERCISES = register(
+    Exercise("0.1", "softmax", softmax, _softmax_cases,
+             "exponentiate, divide by the sum over the last axis; subtract the maximum first "
+             "so that exp(1000) does not overflow."),
+)

@@ -1,8 +1,14 @@
-"""Device, seeding, fast mode and notebook setup.
+"""Device, randomness, threads, fast mode and notebook setup.
 
 One call at the top of every notebook, ``setup_notebook()``, sets the course's plot
 style, seeds every random generator, picks the device and reports whether fast mode is
 on. The helpers it uses are public, so scripts and tests can use them alone.
+
+Randomness follows one rule across the course: every function that draws takes ``rng``
+(an int seed, a ``numpy.random.Generator``, a ``torch.Generator`` or None) and turns it
+into the generator it needs with :func:`as_generator` or :func:`as_torch_generator`.
+No function of the library seeds a global generator (only ``seed_everything`` does, when
+a notebook asks).
 """
 from __future__ import annotations
 
@@ -16,10 +22,15 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .validation import check_in, check_nonnegative_int
+from .validation import _got, check_in, check_nonnegative_int
 
 __all__ = [
     "get_device",
+    "as_generator",
+    "as_torch_generator",
+    "one_blas_thread",
+    "REPO_ROOT",
+    "repo_root",
     "seed_everything",
     "fast_mode",
     "pick",
@@ -30,6 +41,116 @@ __all__ = [
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 T = TypeVar("T")
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the clone's root when the package is used from one
+_BLAS: list = []  # a threadpoolctl controller, made on first use
+_RNG_KINDS = "None, an int seed, a numpy.random.Generator or a torch.Generator"
+
+
+def repo_root() -> Path:
+    """The root of the course's git clone, for the repository tools (notebook builder, site).
+
+    Raises
+    ------
+    RuntimeError
+        If ``course_utils`` is not used from a clone (an installed copy has no notebooks).
+    """
+    if not ((REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "notebooks").is_dir()):
+        raise RuntimeError(f"this tool works on a clone of the course repository; {REPO_ROOT} is not one "
+                           "(clone the repository and install it with pip install -e .).")
+    return REPO_ROOT
+
+
+def _check_rng(rng, name: str):
+    if rng is None or isinstance(rng, (np.random.Generator, torch.Generator)):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)):
+        raise TypeError(f"{name} must be {_RNG_KINDS}, {_got(rng)}.")
+    if rng < 0:
+        raise ValueError(f"{name} must be a non-negative int seed (or {_RNG_KINDS}), {_got(rng)}.")
+    return int(rng)
+
+
+def as_generator(rng=None, *, name: str = "rng") -> np.random.Generator:
+    """The NumPy generator for ``rng``: the course's one way to accept randomness.
+
+    Parameters
+    ----------
+    rng : None, int, numpy.random.Generator or torch.Generator
+        None: fresh entropy; an int: ``numpy.random.default_rng(rng)``; a NumPy generator:
+        itself (draws advance it); a torch generator: a NumPy generator seeded by one draw from it.
+    name : str
+        The parameter's name, for the error message.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Examples
+    --------
+    >>> float(as_generator(0).random()) == float(np.random.default_rng(0).random())
+    True
+    """
+    rng = _check_rng(rng, name)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, torch.Generator):
+        return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=rng)))
+    return np.random.default_rng(rng)
+
+
+def as_torch_generator(rng=None, *, device=None, name: str = "rng") -> torch.Generator | None:
+    """The torch generator for ``rng`` on ``device``, or None for torch's global generator.
+
+    Parameters
+    ----------
+    rng : None, int, numpy.random.Generator or torch.Generator
+        None: None (torch's global generator, which ``seed_everything`` seeds); an int: a
+        new generator seeded with it; a torch generator on ``device``: itself; a NumPy
+        generator (or a torch generator on another device): a new generator seeded by one
+        draw from it.
+    device : torch.device or str, optional
+        Where the random tensors are drawn (default: the CPU).
+    name : str
+        The parameter's name, for the error message.
+
+    Returns
+    -------
+    torch.Generator or None
+
+    Examples
+    --------
+    >>> a, b = as_torch_generator(0), torch.Generator().manual_seed(0)
+    >>> bool(torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b)))
+    True
+    """
+    rng = _check_rng(rng, name)
+    device = torch.device(device if device is not None else "cpu")
+    if rng is None:
+        return None
+    if isinstance(rng, torch.Generator):
+        if rng.device.type == device.type:
+            return rng
+        seed = int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device))
+    elif isinstance(rng, np.random.Generator):
+        seed = int(rng.integers(0, 2**62))
+    else:
+        seed = rng
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def one_blas_thread():
+    """A context in which BLAS/LAPACK use one thread (``threadpoolctl``, a scikit-learn dependency).
+
+    The regressions of the explainers are small (a few thousand rows, at most a few
+    hundred columns): one thread solves them fastest, and on a machine whose cores are
+    busy OpenBLAS's threads can make them 100 times slower. Wrap a library's explainer in
+    it too when timing it against the course's functions.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def _available_devices() -> list[str]:

@@ -35,7 +35,7 @@ from numbers import Integral
 import numpy as np
 from scipy.special import rel_entr
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
 from ..validation import check_array, check_positive_int, check_real
 
 __all__ = [
@@ -897,16 +897,16 @@ def _beam_cases(rng: np.random.Generator) -> list[tuple]:
             ([(0, 2), (2, 5)], slots, holds, 0.2)]
 
 
-EXERCISES = {
-    "5.1": Exercise("5.1", "precision and coverage of a rule", precision_and_coverage, _precision_cases,
-                    "precision: the share of predict_fn(Z) equal to label. coverage: the share of rows of "
-                    "X_pool where every (feature, op, value) of the rule holds (start from an all-True mask; "
-                    "an empty rule covers everything)."),
-    "5.2": Exercise("5.2", "KL upper confidence bound", kl_upper_bound, _bound_cases,
-                    "bisect on [p_hat, 1]: keep low where n * kl_bernoulli(p_hat, mid) <= beta, else high; "
-                    "40 halvings give 1e-12 accuracy. If p_hat is 1 the bound is 1.", atol=1e-8),
-    "5.3": Exercise("5.3", "one beam step", extend_beam, _beam_cases,
-                    "for each rule and each predicate p whose slot the rule does not use yet, form "
-                    "tuple(sorted(rule + (p,))); keep it if the share of rows of holds where all its "
-                    "predicates are True exceeds min_coverage; return sorted(set(...))."),
-}
+EXERCISES = register(
+    Exercise("5.1", "precision and coverage of a rule", precision_and_coverage, _precision_cases,
+             "precision: the share of predict_fn(Z) equal to label. coverage: the share of rows of "
+             "X_pool where every (feature, op, value) of the rule holds (start from an all-True mask; "
+             "an empty rule covers everything)."),
+    Exercise("5.2", "KL upper confidence bound", kl_upper_bound, _bound_cases,
+             "bisect on [p_hat, 1]: keep low where n * kl_bernoulli(p_hat, mid) <= beta, else high; "
+             "40 halvings give 1e-12 accuracy. If p_hat is 1 the bound is 1.", atol=1e-8),
+    Exercise("5.3", "one beam step", extend_beam, _beam_cases,
+             "for each rule and each predicate p whose slot the rule does not use yet, form "
+             "tuple(sorted(rule + (p,))); keep it if the share of rows of holds where all its "
+             "predicates are True exceeds min_coverage; return sorted(set(...))."),
+)

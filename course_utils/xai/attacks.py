@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
 from ..validation import check_in, check_nonnegative_int, check_positive_int, check_real
 
 __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", "margin",
@@ -386,15 +386,15 @@ def _cw_cases(rng: np.random.Generator) -> list[tuple]:
             (x_adv, x, logits, y, 0.5, 2.0, True)]
 
 
-EXERCISES = {
-    "8.1": Exercise("8.1", "FGSM step", fgsm_step, _fgsm_step_cases,
-                    "move every pixel by `step` in the direction of the sign of its gradient "
-                    "(grad.sign(); sign(0) = 0), then clip to [0, 1] with .clamp(0, 1)."),
-    "8.2": Exercise("8.2", "PGD projection onto the L-inf ball", project_linf, _project_cases,
-                    "clip x_adv between x - eps and x + eps (torch.maximum/torch.minimum or clamp with "
-                    "tensor bounds), then clip to the image box [0, 1]."),
-    "8.3": Exercise("8.3", "Carlini-Wagner objective", cw_objective, _cw_cases,
-                    "distance: squared L2 norm per example, (x_adv - x).flatten(1).pow(2).sum(1); margin: "
-                    "logit of y minus the largest other logit (set the y entry to -inf before the max); "
-                    "targeted: use minus that margin; then distance + c * margin.clamp(min=-kappa)."),
-}
+EXERCISES = register(
+    Exercise("8.1", "FGSM step", fgsm_step, _fgsm_step_cases,
+             "move every pixel by `step` in the direction of the sign of its gradient "
+             "(grad.sign(); sign(0) = 0), then clip to [0, 1] with .clamp(0, 1)."),
+    Exercise("8.2", "PGD projection onto the L-inf ball", project_linf, _project_cases,
+             "clip x_adv between x - eps and x + eps (torch.maximum/torch.minimum or clamp with "
+             "tensor bounds), then clip to the image box [0, 1]."),
+    Exercise("8.3", "Carlini-Wagner objective", cw_objective, _cw_cases,
+             "distance: squared L2 norm per example, (x_adv - x).flatten(1).pow(2).sum(1); margin: "
+             "logit of y minus the largest other logit (set the y entry to -inf before the max); "
+             "targeted: use minus that margin; then distance + c * margin.clamp(min=-kappa)."),
+)

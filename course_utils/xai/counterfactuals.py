@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
 from ..validation import check_array, check_positive_int, check_real
 
 __all__ = [
@@ -529,13 +529,13 @@ def _schedule_cases(rng: np.random.Generator) -> list[tuple]:
             for gap, lam_init, tol in [(0.5, 0.1, 0.05), (2.0, 1.0, 0.01), (0.01, 0.5, 0.05), (0.3, 0.1, 0.05)]]
 
 
-EXERCISES = {
-    "6.1": Exercise("6.1", "MAD-scaled L1 distance", mad_distance, _distance_cases,
-                    "torch.abs(x_cf - x) / mad, summed over the last dimension (.sum(dim=-1)), so a batch "
-                    "of counterfactuals gives one distance per row."),
-    "6.2": Exercise("6.2", "Wachter's loss", wachter_loss, _loss_cases,
-                    "lam * (prediction - target) ** 2 + mad_distance(x, x_cf, mad)."),
-    "6.3": Exercise("6.3", "the lambda schedule", lambda_schedule, _schedule_cases,
-                    "start at lam = lam_init; call x_cf, gap = solve(lam); return x_cf as soon as "
-                    "gap <= tol, otherwise double lam; try at most max_rounds values."),
-}
+EXERCISES = register(
+    Exercise("6.1", "MAD-scaled L1 distance", mad_distance, _distance_cases,
+             "torch.abs(x_cf - x) / mad, summed over the last dimension (.sum(dim=-1)), so a batch "
+             "of counterfactuals gives one distance per row."),
+    Exercise("6.2", "Wachter's loss", wachter_loss, _loss_cases,
+             "lam * (prediction - target) ** 2 + mad_distance(x, x_cf, mad)."),
+    Exercise("6.3", "the lambda schedule", lambda_schedule, _schedule_cases,
+             "start at lam = lam_init; call x_cf, gap = solve(lam); return x_cf as soon as "
+             "gap <= tol, otherwise double lam; try at most max_rounds values."),
+)

@@ -39,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
+from .evaluation import box_iou
 from ..validation import check_positive_int, check_real
 
 __all__ = [
@@ -53,18 +54,8 @@ __all__ = [
     "guided_gradcam",
     "METHODS",
     "heatmaps",
-    "box_iou",
-    "threshold_box",
-    "pointing_game",
-    "weak_localisation",
-    "box_mass",
-    "randomise_layer",
-    "cascading_randomisation",
-    "rank_correlation",
     "EXERCISES",
 ]
-
-Box = tuple[int, int, int, int]
 
 
 # ------------------------------------------------------------------ arguments
@@ -379,189 +370,6 @@ def heatmaps(model: nn.Module, layer: nn.Module, x: torch.Tensor, target, *,
     return {method: torch.cat(maps) for method, maps in parts.items()}
 
 
-# ------------------------------------------------------------------ weak localisation
-
-
-def box_iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
-    """Intersection over union of two boxes ``(x0, y0, x1, y1)`` (reference of exercise 7.3).
-
-    Coordinates are pixel edges (end exclusive), as in :mod:`course_utils.canvases` and
-    torchvision: a box's area is ``(x1 - x0) * (y1 - y0)``.
-
-    Examples
-    --------
-    >>> box_iou((0, 0, 2, 2), (1, 0, 3, 2))
-    0.3333333333333333
-    >>> box_iou((0, 0, 1, 1), (2, 2, 3, 3))
-    0.0
-    """
-    ax0, ay0, ax1, ay1 = (float(v) for v in box_a)
-    bx0, by0, bx1, by1 = (float(v) for v in box_b)
-    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _as_map(heatmap) -> np.ndarray:
-    heat = heatmap.detach().cpu().numpy() if hasattr(heatmap, "detach") else np.asarray(heatmap)
-    if heat.ndim != 2:
-        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heat.shape}.")
-    return heat.astype(float)
-
-
-def threshold_box(heatmap, fraction: float = 0.15) -> Box | None:
-    """The box around the largest connected segment of ``heatmap >= fraction * max(heatmap)``.
-
-    Selvaraju et al. binarise at 15% of the maximum and box the single largest segment.
-    Segments are 8-connected. A map with no positive value points nowhere: ``None``.
-
-    Returns
-    -------
-    tuple of int or None
-        ``(x0, y0, x1, y1)``, end exclusive.
-
-    Examples
-    --------
-    >>> heat = np.zeros((6, 6)); heat[1:3, 1:4] = 1.0; heat[5, 5] = 0.9
-    >>> threshold_box(heat)
-    (1, 1, 4, 3)
-    """
-    from scipy import ndimage
-
-    heat = _as_map(heatmap)
-    fraction = check_real("fraction", fraction, low=0, high=1, low_inclusive=False)
-    top = heat.max()
-    if not top > 0:
-        return None
-    segments, count = ndimage.label(heat >= fraction * top, structure=np.ones((3, 3)))
-    largest = 1 + int(np.argmax(np.bincount(segments.ravel())[1:]))
-    rows, cols = np.nonzero(segments == largest)
-    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
-
-
-def pointing_game(heatmap, box: Sequence[int]) -> bool:
-    """True if the map's maximum (its first occurrence) lies inside ``box``; False for a zero map."""
-    heat = _as_map(heatmap)
-    if not heat.max() > 0:
-        return False
-    row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
-    x0, y0, x1, y1 = (int(v) for v in box)
-    return bool(x0 <= col < x1 and y0 <= row < y1)
-
-
-def weak_localisation(heatmaps, boxes, fraction: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
-    """IoU of each map's :func:`threshold_box` with its true box, and the pointing game.
-
-    Parameters
-    ----------
-    heatmaps : array-like or torch.Tensor
-        Non-negative maps, shape (n, H, W).
-    boxes : array-like or torch.Tensor
-        True boxes, shape (n, 4).
-
-    Returns
-    -------
-    ious : numpy.ndarray
-        Float, shape (n,); 0 where the map is zero everywhere.
-    hits : numpy.ndarray
-        Bool, shape (n,).
-    """
-    boxes = np.asarray(boxes.tolist() if hasattr(boxes, "tolist") else boxes)
-    if len(heatmaps) != len(boxes):
-        raise ValueError(f"boxes must hold one box per heatmap ({len(heatmaps)}), got {len(boxes)}.")
-    ious, hits = [], []
-    for heat, box in zip(heatmaps, boxes):
-        found = threshold_box(heat, fraction)
-        ious.append(0.0 if found is None else box_iou(found, box))
-        hits.append(pointing_game(heat, box))
-    return np.array(ious), np.array(hits, dtype=bool)
-
-
-def box_mass(heatmap, box: Sequence[int]) -> float:
-    """The share of a non-negative map's total inside ``box`` (0 for a zero map)."""
-    heat = _as_map(heatmap)
-    total = heat.sum()
-    x0, y0, x1, y1 = (int(v) for v in box)
-    return float(heat[y0:y1, x0:x1].sum() / total) if total > 0 else 0.0
-
-
-# ------------------------------------------------------------------ sanity checks (Adebayo et al.)
-
-
-def randomise_layer(module: nn.Module, generator: torch.Generator) -> nn.Module:
-    """Re-draw a layer's weight and bias in place, from PyTorch's default initialisation.
-
-    That is Kaiming-uniform weights (``a = sqrt(5)``) and uniform biases in
-    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``, drawn from ``generator`` only.
-    """
-    weight = getattr(module, "weight", None)
-    if not isinstance(weight, torch.Tensor):
-        raise ValueError(f"module must have a weight to randomise, got {type(module).__name__}.")
-    with torch.no_grad():
-        fresh = torch.empty(weight.shape, dtype=weight.dtype)
-        nn.init.kaiming_uniform_(fresh, a=math.sqrt(5), generator=generator)
-        weight.copy_(fresh)
-        bias = getattr(module, "bias", None)
-        if isinstance(bias, torch.Tensor):
-            bound = 1 / math.sqrt(fresh[0].numel()) if fresh.ndim > 1 else 0.0
-            bias.copy_(torch.empty(bias.shape, dtype=bias.dtype).uniform_(-bound, bound, generator=generator))
-    return module
-
-
-def cascading_randomisation(model: nn.Module, layer_names: Sequence[str], *,
-                            generator: torch.Generator) -> Iterator[tuple[str, nn.Module]]:
-    """Adebayo et al.'s cascading randomisation: yield copies of ``model`` randomised layer by layer.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Left unchanged.
-    layer_names : sequence of str
-        Names of modules with weights (``dict(model.named_modules())``), from the logits
-        down: the k-th copy has the first k layers randomised.
-    generator : torch.Generator
-        The only source of randomness.
-
-    Yields
-    ------
-    name, model : str, torch.nn.Module
-        The layer randomised last, and a fresh copy with it and all the ones before it randomised.
-    """
-    modules = dict(model.named_modules())
-    unknown = [name for name in layer_names if name not in modules]
-    if unknown:
-        raise ValueError(f"layer_names must be modules of the model, got unknown {unknown}.")
-    randomised = copy.deepcopy(model)
-    for name in layer_names:
-        randomise_layer(dict(randomised.named_modules())[name], generator)
-        yield name, copy.deepcopy(randomised)
-
-
-def rank_correlation(maps_a, maps_b) -> np.ndarray:
-    """Spearman rank correlation between ``maps_a[i]`` and ``maps_b[i]``, for each i.
-
-    Parameters
-    ----------
-    maps_a, maps_b : array-like or torch.Tensor
-        Shape (n, ...), flattened per map. Ties get their average rank.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n,); NaN where a map is constant (its ranks carry no order).
-    """
-    from scipy.stats import rankdata
-
-    a, b = (np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=float) for m in (maps_a, maps_b))
-    if a.shape != b.shape:
-        raise ValueError(f"maps_b must have the shape of maps_a {a.shape}, got {b.shape}.")
-    ra, rb = rankdata(a.reshape(len(a), -1), axis=1), rankdata(b.reshape(len(b), -1), axis=1)
-    ra, rb = ra - ra.mean(axis=1, keepdims=True), rb - rb.mean(axis=1, keepdims=True)
-    norms = np.sqrt((ra ** 2).sum(axis=1) * (rb ** 2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norms > 0, (ra * rb).sum(axis=1) / np.where(norms > 0, norms, 1.0), np.nan)
-
-
 # ------------------------------------------------------------------ exercises
 
 
@@ -588,15 +396,15 @@ def _iou_cases(rng: np.random.Generator) -> list[tuple]:
     return fixed + drawn
 
 
-EXERCISES = {
-    "7.1": Exercise("7.1", "Grad-CAM weights alpha", gradcam_weights, _weight_cases,
-                    "alpha_k is the mean of dy_c/dA_k over the two spatial axes: gradients.mean(dim=(2, 3)), "
-                    "shape (N, K)."),
-    "7.2": Exercise("7.2", "Grad-CAM map: weighted sum, ReLU, upsampling", gradcam_map, _map_cases,
-                    "multiply A by alpha[:, :, None, None], sum over the channel axis (keepdim=True), apply "
-                    "F.relu, then F.interpolate(..., size=size, mode='bilinear', align_corners=False) and drop "
-                    "the channel axis: shape (N, H, W).", atol=1e-5),
-    "7.3": Exercise("7.3", "intersection over union", box_iou, _iou_cases,
-                    "the intersection's width is max(0, min(ax1, bx1) - max(ax0, bx0)) (same for the height); "
-                    "the union is area_a + area_b - intersection; return 0.0 if the union is 0."),
-}
+EXERCISES = register(
+    Exercise("7.1", "Grad-CAM weights alpha", gradcam_weights, _weight_cases,
+             "alpha_k is the mean of dy_c/dA_k over the two spatial axes: gradients.mean(dim=(2, 3)), "
+             "shape (N, K)."),
+    Exercise("7.2", "Grad-CAM map: weighted sum, ReLU, upsampling", gradcam_map, _map_cases,
+             "multiply A by alpha[:, :, None, None], sum over the channel axis (keepdim=True), apply "
+             "F.relu, then F.interpolate(..., size=size, mode='bilinear', align_corners=False) and drop "
+             "the channel axis: shape (N, H, W).", atol=1e-5),
+    Exercise("7.3", "intersection over union", box_iou, _iou_cases,
+             "the intersection's width is max(0, min(ax1, bx1) - max(ax0, bx0)) (same for the height); "
+             "the union is area_a + area_b - intersection; return 0.0 if the union is 0."),
+)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
 from ..validation import check_in, check_nonnegative_int, check_positive_int, check_real
 
 __all__ = [
@@ -631,16 +631,16 @@ def _completeness_cases(rng: np.random.Generator) -> list[tuple]:
             (model, x, torch.tensor([0, 1, 2, 0, 1]), input_x_gradient(model, x, 2), torch.zeros_like(x))]
 
 
-EXERCISES = {
-    "4.1": Exercise("4.1", "Integrated Gradients by a Riemann sum", ig_riemann, _ig_cases,
-                    "for k = 1..steps: point = baseline + k/steps * (x - baseline) with requires_grad; "
-                    "add the gradient of model(point)[:, target].sum() with respect to point; finally "
-                    "multiply the sum by (x - baseline) / steps.", atol=1e-5, rtol=1e-4),
-    "4.2": Exercise("4.2", "completeness check", completeness_gap, _completeness_cases,
-                    "sum the attributions of each sample over all its features (reshape to (n, -1)), then "
-                    "subtract model(x)[i, target_i] - model(baseline)[i, target_i]; target may be an int "
-                    "or one per sample.", atol=1e-5, rtol=1e-4),
-    "4.3": Exercise("4.3", "the Rescale multiplier of a ReLU", rescale_multiplier, _rescale_cases,
-                    "divide relu(z) - relu(z_ref) by z - z_ref; where |z - z_ref| <= eps use the ReLU's "
-                    "gradient at z, (z > 0) as a float. torch.where(cond, a, b) picks elementwise."),
-}
+EXERCISES = register(
+    Exercise("4.1", "Integrated Gradients by a Riemann sum", ig_riemann, _ig_cases,
+             "for k = 1..steps: point = baseline + k/steps * (x - baseline) with requires_grad; "
+             "add the gradient of model(point)[:, target].sum() with respect to point; finally "
+             "multiply the sum by (x - baseline) / steps.", atol=1e-5, rtol=1e-4),
+    Exercise("4.2", "completeness check", completeness_gap, _completeness_cases,
+             "sum the attributions of each sample over all its features (reshape to (n, -1)), then "
+             "subtract model(x)[i, target_i] - model(baseline)[i, target_i]; target may be an int "
+             "or one per sample.", atol=1e-5, rtol=1e-4),
+    Exercise("4.3", "the Rescale multiplier of a ReLU", rescale_multiplier, _rescale_cases,
+             "divide relu(z) - relu(z_ref) by z - z_ref; where |z - z_ref| <= eps use the ReLU's "
+             "gradient at z, (z > 0) as a float. torch.where(cond, a, b) picks elementwise."),
+)

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import ndtr, ndtri
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
 from ..validation import check_array, check_in, check_positive_int, check_real
 
 __all__ = [
@@ -786,20 +786,20 @@ def _pick_cases(rng: np.random.Generator) -> list[tuple]:
     return [(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.5]]), 2), (W, 3), (W, 6)]
 
 
-EXERCISES = {
-    "2.1": Exercise("2.1", "the proximity kernel", kernel, _kernel_cases,
-                    "return np.exp(-distances ** 2 / kernel_width ** 2) (square both the distance and the width)."),
-    "2.2": Exercise("2.2", "weighted ridge regression", weighted_ridge, _ridge_cases,
-                    "centre Z and y on their weighted means (np.average(..., weights=weights)); solve "
-                    "(Zc.T @ (weights[:, None] * Zc) + alpha * I) coef = Zc.T @ (weights * yc); the intercept is "
-                    "mean_y - mean_Z @ coef. Return (intercept, coef)."),
-    "2.3": Exercise("2.3", "forward selection", forward_selection, _selection_cases,
-                    "keep a list `chosen`; num_features times, try every column not chosen yet, fit "
-                    "weighted_ridge(Z[:, chosen + [j]], y, weights, alpha=0), compute the weighted squared error "
-                    "sum(weights * (y - intercept - Z[:, cols] @ coef) ** 2) and add the column with the smallest; "
-                    "return np.array(chosen)."),
-    "2.4": Exercise("2.4", "submodular pick", submodular_pick, _pick_cases,
-                    "importance = np.sqrt(np.abs(W).sum(axis=0)); keep a boolean `covered` per feature; budget "
-                    "times, for every row not picked compute the importance of the features it would newly "
-                    "cover (W != 0 and not covered), pick the largest (lowest index on ties), update `covered`."),
-}
+EXERCISES = register(
+    Exercise("2.1", "the proximity kernel", kernel, _kernel_cases,
+             "return np.exp(-distances ** 2 / kernel_width ** 2) (square both the distance and the width)."),
+    Exercise("2.2", "weighted ridge regression", weighted_ridge, _ridge_cases,
+             "centre Z and y on their weighted means (np.average(..., weights=weights)); solve "
+             "(Zc.T @ (weights[:, None] * Zc) + alpha * I) coef = Zc.T @ (weights * yc); the intercept is "
+             "mean_y - mean_Z @ coef. Return (intercept, coef)."),
+    Exercise("2.3", "forward selection", forward_selection, _selection_cases,
+             "keep a list `chosen`; num_features times, try every column not chosen yet, fit "
+             "weighted_ridge(Z[:, chosen + [j]], y, weights, alpha=0), compute the weighted squared error "
+             "sum(weights * (y - intercept - Z[:, cols] @ coef) ** 2) and add the column with the smallest; "
+             "return np.array(chosen)."),
+    Exercise("2.4", "submodular pick", submodular_pick, _pick_cases,
+             "importance = np.sqrt(np.abs(W).sum(axis=0)); keep a boolean `covered` per feature; budget "
+             "times, for every row not picked compute the importance of the features it would newly "
+             "cover (W != 0 and not covered), pick the largest (lowest index on ties), update `covered`."),
+)

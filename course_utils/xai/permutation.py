@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
 from ..validation import check_array, check_positive_int
 
 __all__ = ["accuracy", "permutation_drop", "permutation_importance", "nearest_neighbours", "EXERCISES"]
@@ -88,11 +88,11 @@ def _neighbour_cases(rng: np.random.Generator) -> list[tuple]:
     return [(X, X[7] + 0.01, 1), (X, rng.normal(size=3), 5)]
 
 
-EXERCISES = {
-    "1.1": Exercise("1.1", "permutation drop", permutation_drop, _drop_cases,
-                    "copy X, replace column `column` by X[rng.permutation(len(X)), column] (call "
-                    "rng.permutation exactly once), then subtract the two accuracies."),
-    "1.2": Exercise("1.2", "nearest neighbours", nearest_neighbours, _neighbour_cases,
-                    "compute the Euclidean distance of every row to x (np.linalg.norm with axis=1), "
-                    "then np.argsort(..., kind='stable')[:k]."),
-}
+EXERCISES = register(
+    Exercise("1.1", "permutation drop", permutation_drop, _drop_cases,
+             "copy X, replace column `column` by X[rng.permutation(len(X)), column] (call "
+             "rng.permutation exactly once), then subtract the two accuracies."),
+    Exercise("1.2", "nearest neighbours", nearest_neighbours, _neighbour_cases,
+             "compute the Euclidean distance of every row to x (np.linalg.norm with axis=1), "
+             "then np.argsort(..., kind='stable')[:k]."),
+)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from scipy.special import comb
 
-from ..exercises import Exercise
+from ..exercises import Exercise, register
 from ..validation import check_array, check_positive_int, check_real
 
 __all__ = [
@@ -659,16 +659,16 @@ def _wls_cases(rng: np.random.Generator) -> list[tuple]:
     return cases
 
 
-EXERCISES = {
-    "3.1": Exercise("3.1", "marginal contributions", marginal_contributions, _contribution_cases,
-                    "start from the empty coalition frozenset() and its value; add order[0], order[1], ... "
-                    "one at a time, and store v(new coalition) - v(previous coalition) at the index of the "
-                    "player who just arrived (not at the position in the order)."),
-    "3.2": Exercise("3.2", "Shapley kernel weight", shapley_kernel_weight, _kernel_cases,
-                    "(M - 1) / (C(M, s) * s * (M - s)) with C the binomial coefficient "
-                    "(scipy.special.comb(M, s) or math.comb).", atol=0.0, rtol=1e-9),
-    "3.3": Exercise("3.3", "regression with the efficiency constraint", constrained_wls, _wls_cases,
-                    "X = Z[:, :-1] - Z[:, -1:], target = y - Z[:, -1] * total; solve the weighted least "
-                    "squares with np.linalg.lstsq(sqrt(w)[:, None] * X, sqrt(w) * target) and append "
-                    "total - sum of the solution as the last coefficient."),
-}
+EXERCISES = register(
+    Exercise("3.1", "marginal contributions", marginal_contributions, _contribution_cases,
+             "start from the empty coalition frozenset() and its value; add order[0], order[1], ... "
+             "one at a time, and store v(new coalition) - v(previous coalition) at the index of the "
+             "player who just arrived (not at the position in the order)."),
+    Exercise("3.2", "Shapley kernel weight", shapley_kernel_weight, _kernel_cases,
+             "(M - 1) / (C(M, s) * s * (M - s)) with C the binomial coefficient "
+             "(scipy.special.comb(M, s) or math.comb).", atol=0.0, rtol=1e-9),
+    Exercise("3.3", "regression with the efficiency constraint", constrained_wls, _wls_cases,
+             "X = Z[:, :-1] - Z[:, -1:], target = y - Z[:, -1] * total; solve the weighted least "
+             "squares with np.linalg.lstsq(sqrt(w)[:, None] * X, sqrt(w) * target) and append "
+             "total - sum of the solution as the last coefficient."),
+)
