@@ -38,6 +38,7 @@ __all__ = [
     "rank_correlation",
     "pearson_correlation",
     "top_k_intersection",
+    "max_sensitivity",
     "box_iou",
     "threshold_box",
     "pointing_game",
@@ -234,6 +235,67 @@ def top_k_intersection(maps_a, maps_b, k: int) -> np.ndarray:
     top_a = np.argsort(-a, axis=1, kind="stable")[:, :k]
     top_b = np.argsort(-b, axis=1, kind="stable")[:, :k]
     return np.array([len(np.intersect1d(ra, rb)) / k for ra, rb in zip(top_a, top_b)])
+
+
+# ------------------------------------------------------------------ robustness of an explanation
+
+
+def max_sensitivity(explain_fn, x: torch.Tensor, *, radius: float = 0.02, n_samples: int = 10,
+                    rng=None) -> torch.Tensor:
+    """Max-sensitivity of an explanation (Yeh et al., NeurIPS 2019; captum's ``sensitivity_max``).
+
+    For each example, the largest relative change of its explanation over ``n_samples``
+    perturbations ``delta`` drawn uniformly from the L-infinity ball of ``radius``:
+    ``max_delta ||e(x + delta) - e(x)||_F / ||e(x)||_F``. The perturbed inputs are not
+    clipped (as in captum). One call of ``explain_fn`` per perturbation, each on the whole batch.
+
+    Parameters
+    ----------
+    explain_fn : callable
+        Maps a batch (N, ...) to attributions of the same leading size N (e.g.
+        ``lambda b: saliency(model, b, target)``).
+    x : torch.Tensor
+        Shape (N, ...).
+    radius : float, default 0.02
+    n_samples : int, default 10
+    rng : None, int, numpy.random.Generator or torch.Generator
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N,); 0 for an explanation that does not move; NaN where ``e(x)`` is all zeros.
+
+    Examples
+    --------
+    >>> w = torch.tensor([[1.0, -2.0]])
+    >>> float(max_sensitivity(lambda b: w.expand(len(b), 2), torch.zeros(3, 2), rng=0).max())
+    0.0
+    """
+    if not callable(explain_fn):
+        raise TypeError(f"explain_fn must be callable, got {type(explain_fn).__name__}.")
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 2 or len(x) == 0:
+        raise TypeError(f"x must be a non-empty floating-point torch.Tensor batch (N, ...), got "
+                        f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
+    radius = check_real("radius", radius, low=0)
+    n_samples = check_positive_int("n_samples", n_samples)
+    generator = as_torch_generator(rng, device=x.device)
+
+    def explain(batch: torch.Tensor) -> torch.Tensor:
+        out = explain_fn(batch)
+        out = torch.as_tensor(out.detach() if hasattr(out, "detach") else np.asarray(out))
+        if len(out) != len(batch):
+            raise ValueError(f"explain_fn must return one explanation per example ({len(batch)}), got shape "
+                             f"{tuple(out.shape)}.")
+        return out.reshape(len(batch), -1).to(torch.float64)
+
+    x = x.detach()
+    reference = explain(x)
+    norms = reference.norm(dim=1)
+    worst = torch.zeros(len(x), dtype=torch.float64, device=reference.device)
+    for _ in range(n_samples):
+        delta = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * radius
+        worst = torch.maximum(worst, (explain(x + delta) - reference).norm(dim=1))
+    return torch.where(norms > 0, worst / torch.where(norms > 0, norms, 1.0), torch.full_like(worst, float("nan")))
 
 
 # ------------------------------------------------------------------ weak localisation
