@@ -35,7 +35,7 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..validation import check_positive_int, check_real
-from ._torch import (check_input, check_layer, check_model, check_target, evaluating, model_device, model_dtype,
+from .._torch import (check_input, check_layer, check_model, check_target, evaluating, model_device, model_dtype,
                      output_gradient, selected_output)
 from .evaluation import box_iou
 from .gradients import saliency

@@ -32,7 +32,7 @@ from torch import nn
 from ..exercises import Exercise, register
 from ..runtime import as_generator, as_torch_generator
 from ..validation import check_in, check_positive_int, check_real
-from ._torch import (check_baseline, check_input, check_model, check_output, check_target, evaluating,
+from .._torch import (check_baseline, check_input, check_model, check_output, check_target, evaluating,
                      output_gradient, selected_output)
 
 __all__ = [

@@ -1,7 +1,8 @@
-"""The one torch layer under every model-specific method of the course (private).
+"""The one torch layer under every torch function of the course (private).
 
-Every torch explainer, attack and measurement goes through these helpers, so that all of
-them behave the same way:
+Every torch explainer, attack and measurement (``course_utils.xai``), and the package's
+prediction, canvas and training helpers, go through these, so that all of them behave
+the same way:
 
 - inputs are checked with the message style of :mod:`course_utils.validation` (a
   ``TypeError`` for a wrong kind, a ``ValueError`` for a wrong shape or value, the message
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..validation import _got
+from .validation import _got
 
 __all__ = ["check_model", "check_input", "check_target", "check_baseline", "check_layer", "model_device",
            "model_dtype", "evaluating", "check_output", "selected_output", "output_gradient"]
