@@ -18,9 +18,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .runtime import REPO_ROOT
+
 __all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+CHECKPOINT_DIR = REPO_ROOT / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
