@@ -33,7 +33,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from .runtime import REPO_ROOT as _REPO_ROOT
+from .paths import REPO_ROOT as _REPO_ROOT
 
 __all__ = [
     "DataFile",
@@ -56,7 +56,6 @@ __all__ = [
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 30
-from .runtime import REPO_ROOT as _REPO_ROOT  # noqa: E402 (the clone, when used from one)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .runtime import REPO_ROOT
+from . import data
+from .paths import REPO_ROOT
+from .runtime import as_generator
+from .validation import check_array
 
 __all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
@@ -78,9 +81,6 @@ def tabular_mlp(X_train, hidden=(20, 5), *, probability: bool = True, rng=0) -> 
     torch.nn.Sequential
         Maps (n, d) float32 rows to (n,) outputs.
     """
-    from .runtime import as_generator
-    from .validation import check_array
-
     X_train = check_array("X_train", X_train, ndim=2)
     sizes = [int(h) for h in hidden]
     if any(h < 1 for h in sizes):
@@ -220,8 +220,6 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
     course_utils.data.DataUnavailableError
         ImageNet weights requested where they cannot be fetched.
     """
-    from . import data
-
     _check_name(name)
     model = PRETRAINED[name]()
     if name == "resnet18_imagenet":

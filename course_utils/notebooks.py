@@ -11,7 +11,7 @@ cell, ``# %% [markdown]`` a markdown cell whose lines start with ``# ``). Inside
 - the first markdown cell gets the "Open in Colab" badge.
 
 This is a repository tool, not part of what a learner uses: it reads and writes the
-clone's ``notebooks/`` folder (the root is :data:`course_utils.runtime.REPO_ROOT`), so it
+clone's ``notebooks/`` folder (the root is :data:`course_utils.paths.REPO_ROOT`), so it
 works only from a clone. Commands (from the repository root)::
 
     python -m course_utils.notebooks build            # write notebooks/ and notebooks/solutions/
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from .runtime import REPO_ROOT as ROOT
+from .paths import REPO_ROOT as ROOT
 SOURCE_DIR = ROOT / "notebooks" / "src"
 OUTPUT_DIRS = {"student": ROOT / "notebooks", "solution": ROOT / "notebooks" / "solutions"}
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"

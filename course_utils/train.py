@@ -7,10 +7,12 @@ accuracy and how it was trained), which :func:`course_utils.models.load_pretrain
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +22,9 @@ from tqdm.auto import tqdm
 
 from . import canvases, data, models
 from ._torch import evaluating, model_device
-from .runtime import get_device, seed_everything
+from .runtime import as_torch_generator, get_device, seed_everything
+from .validation import check_positive_int
+from .xai.attacks import accuracy_under_attack, pgd
 
 __all__ = ["fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
@@ -58,9 +62,6 @@ def fit_tabular(model: nn.Module, X, y, loss_fn: Callable, *, epochs: int, batch
     torch.nn.Module
         The same model, trained, in eval mode.
     """
-    from .runtime import as_torch_generator
-    from .validation import check_positive_int
-
     epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
     generator = as_torch_generator(rng)
     X, y = torch.as_tensor(np.asarray(X), dtype=torch.float32), torch.as_tensor(np.asarray(y), dtype=torch.float32)
@@ -185,11 +186,6 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
     random start; Madry et al.'s MNIST setting) on the first ``n_eval`` test digits (default:
     all 10,000).
     """
-    import copy
-    import time
-
-    from .xai.attacks import accuracy_under_attack, pgd
-
     device = device or get_device()
     generator = torch.Generator().manual_seed(seed)
     seed_everything(seed)

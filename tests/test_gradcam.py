@@ -310,3 +310,36 @@ def test_rank_correlation_matches_scipy():
     assert np.isnan(ev.rank_correlation(a[:1], np.zeros((1, 6, 6)))[0])
     with pytest.raises(ValueError, match="maps_b must have the shape of maps_a"):
         ev.rank_correlation(a, b[:2])
+
+
+def test_gradcam_survives_an_in_place_relu_after_the_layer():
+    """captum's own test model: with ReLU(inplace=True) after conv1 the recorded output used to be the ReLU's."""
+    from captum.attr import LayerGradCam
+    from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv
+
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    for inplace in (True, False):
+        model = BasicModel_ConvNet_One_Conv(inplace=inplace)
+        activations, gradients = gc.layer_activations_and_gradients(model, model.conv1, x, 0)
+        layer_map = (activations * gc.gradcam_weights(gradients)[:, :, None, None]).sum(dim=1)
+        torch.testing.assert_close(layer_map, torch.tensor([[[11.25, 13.5], [20.25, 22.5]]]))
+        reference = BasicModel_ConvNet_One_Conv(inplace=False)
+        torch.testing.assert_close(layer_map[:, None], LayerGradCam(reference, reference.conv1).attribute(x, 0))
+
+
+def test_gradcam_on_resnet18_does_not_depend_on_in_place_relus():
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    in_place = torchvision.models.resnet18(weights=None).eval()
+    out_of_place = torchvision.models.resnet18(weights=None).eval()
+    out_of_place.load_state_dict(in_place.state_dict())
+    for module in out_of_place.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    assert any(m.inplace for m in in_place.modules() if isinstance(m, nn.ReLU))
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    for layer in ("layer3", "layer4.1.bn2"):  # a block's output, and a BatchNorm followed by an in-place ReLU
+        ours = gc.gradcam(in_place, in_place.get_submodule(layer), x, [1, 7])
+        reference = gc.gradcam(out_of_place, out_of_place.get_submodule(layer), x, [1, 7])
+        torch.testing.assert_close(ours, reference)
+        assert ours.abs().max() > 0

@@ -277,3 +277,33 @@ def test_kernel_weight_sum_matches_the_paper_formula():
     M = 7  # the weights of all coalitions of one size add up to (M - 1) / (s (M - s))
     for s in range(1, M):
         assert math.comb(M, s) * shapley_kernel_weight(M, s) == pytest.approx((M - 1) / (s * (M - s)))
+
+
+def _pairwise_model(d, seed):
+    """f(z) = a.z + sum_{i<j} b_ij z_i z_j: at most pairwise interactions."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=d), np.triu(rng.normal(size=(d, d)), 1)
+    return lambda Z: Z @ a + np.einsum("ni,ij,nj->n", Z, b, Z)
+
+
+@pytest.mark.parametrize("n_background", [1, 3])
+def test_antithetic_sampling_is_exact_for_pairwise_interactions(n_background):
+    d = 6
+    predict_fn = _pairwise_model(d, seed=n_background)
+    rng = np.random.default_rng(10 + n_background)
+    x, background = rng.normal(size=d), rng.normal(size=(n_background, d))
+    exact = exact_shapley(interventional_game(predict_fn, x, background), d)
+    # one order and its reverse per background row
+    result = sampling_shapley(predict_fn, x, background, n_permutations=2 * n_background, rng=0)
+    np.testing.assert_allclose(result.values, exact, atol=1e-9)
+    independent = sampling_shapley(predict_fn, x, background, n_permutations=2 * n_background, antithetic=False, rng=0)
+    assert np.abs(independent.values - exact).max() > 1e-3
+    assert result.base_value + result.values.sum() == pytest.approx(float(predict_fn(x[None])[0]), abs=1e-10)
+
+
+def test_an_odd_budget_spends_its_last_order_unpaired():
+    d = 5
+    model = CountingModel(_pairwise_model(d, seed=0))
+    x, background = np.ones(d), np.zeros((1, d))
+    sampling_shapley(model, x, background, n_permutations=3, rng=0)
+    assert model.rows == 1 + 3 * d

@@ -241,6 +241,7 @@ print("prediction:", ">50K" if tree.predict(person[None])[0] else "<=50K", "| tr
 
 # %%
 from course_utils import check
+from course_utils.xai import permutation  # lesson 01's module: its reference code and exercises
 
 
 def nearest_neighbours(X_train, x, k):

@@ -274,6 +274,50 @@ plt.show()
 # one picture is the "Grad-CAM without its final ReLU" trap, and the paper's reason for
 # the ReLU.
 #
+# ### A trap: an in-place ReLU after the layer
+#
+# torchvision's ResNets, and many networks people write, use `nn.ReLU(inplace=True)`: the
+# ReLU overwrites its input tensor with its output to save memory. A forward hook on the
+# layer *before* such a ReLU records a tensor that the ReLU then overwrites, so the
+# "activations" (and the gradients taken with respect to them) silently become the
+# ReLU's (lesson 04 met the same trap with DeepLIFT). Below, the canvas model with its
+# last ReLU made in-place, and Grad-CAM on `bn5`, the layer just before it: the hook of
+# section 4 against the course's `gradcam`, which hands a copy downstream and so keeps
+# the layer's own output.
+
+# %%
+import copy
+
+in_place_model = copy.deepcopy(pairs_model)
+in_place_model.relu5.inplace = True
+recorded = {}
+handle = in_place_model.bn5.register_forward_hook(lambda module, inputs, output: recorded.update(A=output))
+try:
+    in_place_model(x)
+finally:
+    handle.remove()
+captured = {}
+handle = pairs_model.bn5.register_forward_hook(lambda module, inputs, output: captured.update(A=output.detach()))
+try:
+    with torch.no_grad():
+        pairs_model(x)
+finally:
+    handle.remove()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("bn5's real output has negative values:", bool((captured["A"] < 0).any()))
+print("the naive hook's record has none left (the in-place ReLU overwrote it):", bool((recorded["A"] >= 0).all()))
+print("the course's gradcam gives the same map with an in-place and an out-of-place ReLU:",
+      torch.allclose(gradcam(in_place_model, in_place_model.bn5, x, first), gradcam(pairs_model, pairs_model.bn5, x, first),
+                     atol=1e-6))
+
+# %% [markdown]
+# The cure, wherever you record a layer: record it as it leaves the layer and pass a copy
+# on (what `course_utils.xai.gradcam` does), or make the following ReLU out of place
+# (`module.inplace = False`); captum's `LayerGradCam` and `tests/test_gradcam.py` check the
+# course's function on captum's own in-place test model and on a ResNet-18.
+#
 # ## 5 · Guided backpropagation and guided Grad-CAM (about 8 minutes)
 #
 # Grad-CAM is coarse (8x8 here, 14x14 for VGG-16 on 224x224 photos). **Guided
