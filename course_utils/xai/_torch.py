@@ -24,7 +24,7 @@ from torch import nn
 from ..validation import _got
 
 __all__ = ["check_model", "check_input", "check_target", "check_baseline", "check_layer", "model_device",
-           "model_dtype", "evaluating", "selected_output", "output_gradient"]
+           "model_dtype", "evaluating", "check_output", "selected_output", "output_gradient"]
 
 
 def check_model(model, name: str = "model") -> nn.Module:
@@ -178,7 +178,7 @@ def evaluating(model: nn.Module, *, freeze: bool = False) -> Iterator[nn.Module]
             p.requires_grad_(flag)
 
 
-def _check_output(out, target: torch.Tensor) -> torch.Tensor:
+def check_output(out, target: torch.Tensor) -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"model must return a 2-D tensor (N, n_outputs), got {shape}.")
@@ -193,7 +193,7 @@ def _check_output(out, target: torch.Tensor) -> torch.Tensor:
 
 def selected_output(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, of: str = "logit") -> torch.Tensor:
     """``model(x)[i, target[i]]`` (``of="logit"``) or its softmax probability, for every example: shape (N,)."""
-    out = _check_output(model(x), target)
+    out = check_output(model(x), target)
     if of == "probability":
         out = out.softmax(dim=1)
     elif of != "logit":
