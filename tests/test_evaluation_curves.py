@@ -6,8 +6,10 @@ from torch import nn
 
 from course_utils import load_pretrained
 from course_utils.data import mnist_tensors
-from course_utils.xai.evaluation import (blurred, curve_auc, deletion_curve, infidelity, infidelity_from_samples,
-                                         insertion_curve, max_sensitivity, rise, rise_masks, rise_saliency)
+from course_utils.xai.evaluation import (REPORT_CARD_METHODS, blurred, cascading_randomisation, cell_masks,
+                                         course_methods, curve_auc, deletion_curve, evaluate_explanations, infidelity,
+                                         infidelity_from_samples, insertion_curve, max_sensitivity, noisy_gradient_maps,
+                                         rise, rise_masks, rise_saliency)
 
 
 def _linear(d: int, k: int = 2, seed: int = 0, bias: bool = True) -> nn.Module:
@@ -302,3 +304,57 @@ def test_rise_on_the_cnn_leaves_its_mode_and_localises_the_digit(cnn, digits):
     ink = x[:2, 0] > 0.3
     assert ((maps * ink).flatten(1).sum(1) / ink.flatten(1).sum(1) > (maps * ~ink).flatten(1).sum(1)
             / (~ink).flatten(1).sum(1)).all()
+
+
+# ------------------------------------------------------------------ SmoothGrad variants, the method registry
+
+
+def test_noisy_gradient_maps_share_smoothgrads_draws(cnn, digits):
+    from course_utils.xai.gradients import smoothgrad
+
+    x, y = digits
+    maps = noisy_gradient_maps(cnn, x[:3], y[:3], n_samples=5, rng=2)
+    torch.testing.assert_close(maps["SmoothGrad"], smoothgrad(cnn, x[:3], y[:3], n_samples=5, rng=2), rtol=1e-4,
+                               atol=1e-6)
+    # VarGrad = E[g^2] - E[g]^2 >= 0, and SmoothGrad-squared >= SmoothGrad^2
+    assert (maps["VarGrad"] >= 0).all()
+    torch.testing.assert_close(maps["VarGrad"], maps["SmoothGrad-squared"] - maps["SmoothGrad"] ** 2, rtol=1e-3,
+                               atol=1e-6)
+
+
+def test_course_methods_give_maps_of_x_shape_that_explain_the_digit(cnn, digits):
+    x, y = digits
+    methods = course_methods(n_samples=60, ig_steps=8, smoothgrad_samples=4, n_masks=100, rng=0)
+    assert tuple(methods) == REPORT_CARD_METHODS
+    for name, explain in methods.items():
+        maps = explain(cnn, x[:2], y[:2])
+        assert maps.shape == x[:2].shape, name
+        assert torch.isfinite(maps).all(), name
+        # every method puts more (positive) evidence on the digit's ink than on the same area of background
+        ink = x[:2] > 0.3
+        on = (maps.clamp(min=0) * ink).flatten(1).sum(1) / ink.flatten(1).sum(1)
+        off = (maps.clamp(min=0) * ~ink).flatten(1).sum(1) / (~ink).flatten(1).sum(1)
+        assert (on > off).all(), name
+
+
+def test_cell_masks_and_their_spread_back_to_pixels():
+    masks = cell_masks(np.array([[1, 0, 0, 1], [0, 1, 1, 0]]), (4, 4), 2)
+    assert masks.shape == (2, 4, 4)
+    assert masks[0, :2, :2].eq(1).all() and masks[0, :2, 2:].eq(0).all() and masks[0, 2:, 2:].eq(1).all()
+    torch.testing.assert_close(masks[0] + masks[1], torch.ones(4, 4))
+    with pytest.raises(ValueError, match=r"masks must have shape \(n, 4\)"):
+        cell_masks(np.ones((1, 5)), (4, 4), 2)
+
+
+def test_evaluate_explanations_row(cnn, digits):
+    x, y = digits
+    randomised = list(cascading_randomisation(cnn, ["fc2", "fc1", "conv2", "conv1"], rng=0))[-1][1]
+    methods = course_methods(rng=0)
+    rows = {name: evaluate_explanations(cnn, methods[name], x[:4], y[:4], randomised=randomised, n_infidelity=4,
+                                        n_sensitivity=2, rng=0) for name in ("saliency", "gradient x input")}
+    for row in rows.values():
+        assert set(row) == {"deletion", "insertion", "infidelity", "max-sensitivity", "sanity", "seconds"}
+        assert all(np.isfinite(v).all() for v in row.values())
+        assert ((row["deletion"] >= 0) & (row["deletion"] <= 1)).all()
+    # Adebayo et al.: gradient x input stays close to the input whatever the weights; the gradient does not
+    assert rows["gradient x input"]["sanity"].mean() > rows["saliency"]["sanity"].mean() + 0.3

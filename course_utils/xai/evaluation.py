@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -56,6 +57,11 @@ __all__ = [
     "rise_masks",
     "rise_saliency",
     "rise",
+    "noisy_gradient_maps",
+    "REPORT_CARD_METHODS",
+    "cell_masks",
+    "course_methods",
+    "evaluate_explanations",
     "EXERCISES",
 ]
 
@@ -861,6 +867,250 @@ def rise(model: nn.Module, x: torch.Tensor, target, *, n_masks: int = 2000, cell
                 for i in range(0, n_masks, batch_size)])
             maps.append(rise_saliency(scores, masks, p_keep))
     return torch.stack(maps)
+
+
+
+
+def noisy_gradient_maps(model: nn.Module, x: torch.Tensor, target, *, n_samples: int = 16, noise_level: float = 0.15,
+                        rng=None) -> dict[str, torch.Tensor]:
+    """SmoothGrad, SmoothGrad-squared and VarGrad from the same noisy gradients (Hooker et al., NeurIPS 2019).
+
+    With ``g_s`` the logit gradient at ``x + sigma * eps_s`` (``sigma = noise_level *
+    (max x_i - min x_i)``, the draws of :func:`course_utils.xai.gradients.smoothgrad`, so
+    the mean equals it for the same ``rng``): SmoothGrad ``mean_s g_s``, SmoothGrad-squared
+    ``mean_s g_s^2`` and VarGrad ``var_s g_s`` (population variance). Hooker et al. find the
+    last two the only ones clearly better than a random ranking under ROAR.
+
+    Returns
+    -------
+    dict
+        ``"SmoothGrad"``, ``"SmoothGrad-squared"``, ``"VarGrad"``: tensors of x's shape.
+
+    Examples
+    --------
+    >>> model = nn.Linear(3, 2)
+    >>> maps = noisy_gradient_maps(model, torch.ones(2, 3), 0, n_samples=4, rng=0)
+    >>> float(maps["VarGrad"].abs().max()) < 1e-12  # a linear model's gradient does not move
+    True
+    """
+    from ._torch import output_gradient
+
+    check_model(model)
+    x = check_input(x, model)
+    target = check_target(target, len(x), x.device)
+    n_samples = check_positive_int("n_samples", n_samples)
+    noise_level = check_real("noise_level", noise_level, low=0)
+    generator = as_torch_generator(rng, device=x.device)
+    flat = x.reshape(len(x), -1)
+    sigma = (noise_level * (flat.max(dim=1).values - flat.min(dim=1).values)).view(-1, *([1] * (x.ndim - 1)))
+    total, squares = torch.zeros_like(x), torch.zeros_like(x)
+    with evaluating(model, freeze=True):
+        for _ in range(n_samples):
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            g = output_gradient(model, x + sigma * noise, target)
+            total += g
+            squares += g * g
+    mean, mean_sq = total / n_samples, squares / n_samples
+    return {"SmoothGrad": mean, "SmoothGrad-squared": mean_sq, "VarGrad": (mean_sq - mean * mean).clamp(min=0)}
+
+
+# ---- lesson 11: every method of the course, one interface, one report card
+
+REPORT_CARD_METHODS = ("saliency", "gradient x input", "integrated gradients", "SmoothGrad", "guided backprop",
+                       "DeepLIFT", "Grad-CAM", "guided Grad-CAM", "occlusion", "LIME", "Kernel SHAP", "RISE")
+
+
+def cell_masks(masks, size: Sequence[int], cell_size: int) -> torch.Tensor:
+    """Square superpixels: (n, d) 0/1 masks over a grid of ``cell_size`` cells -> (n, H, W) pixel masks.
+
+    The grid has ``ceil(H / cell_size) x ceil(W / cell_size)`` cells in row-major order (the
+    last row and column of cells are cut at the border).
+
+    Examples
+    --------
+    >>> cell_masks(np.array([[1, 0, 0, 1]]), (3, 4), 2)
+    tensor([[[1., 1., 0., 0.],
+             [1., 1., 0., 0.],
+             [0., 0., 1., 1.]]])
+    """
+    h, w = (int(v) for v in size)
+    cell_size = check_positive_int("cell_size", cell_size)
+    gh, gw = math.ceil(h / cell_size), math.ceil(w / cell_size)
+    masks = torch.as_tensor(np.asarray(masks, dtype=np.float32))
+    if masks.ndim != 2 or masks.shape[1] != gh * gw:
+        raise ValueError(f"masks must have shape (n, {gh * gw}) (one column per {cell_size}-pixel cell of a "
+                         f"{h}x{w} image), got shape {tuple(masks.shape)}.")
+    grid = masks.view(-1, gh, gw).repeat_interleave(cell_size, 1).repeat_interleave(cell_size, 2)
+    return grid[:, :h, :w]
+
+
+def _cell_game(model: nn.Module, image: torch.Tensor, target: torch.Tensor, cell_size: int, batch_size: int):
+    """predict_fn for LIME / Kernel SHAP on square superpixels: masks (n, d) -> P(target) of the masked image."""
+    def predict_fn(masks: np.ndarray) -> np.ndarray:
+        pixel = cell_masks(masks, image.shape[1:], cell_size).to(device=image.device, dtype=image.dtype)
+        with evaluating(model), torch.no_grad():
+            out = [selected_output(model, image[None] * pixel[i:i + batch_size, None], target.expand(
+                len(pixel[i:i + batch_size])), of="probability") for i in range(0, len(pixel), batch_size)]
+        return torch.cat(out).double().cpu().numpy()
+    return predict_fn
+
+
+def _per_pixel(values: np.ndarray, x: torch.Tensor, cell_size: int) -> torch.Tensor:
+    """One value per cell -> one per input entry, each cell's value shared by its pixels and channels."""
+    n, c, h, w = x.shape
+    spread = cell_masks(np.eye(values.shape[1]), (h, w), cell_size)  # (d, H, W)
+    area = spread.sum(dim=(1, 2)) * c
+    maps = torch.einsum("nd,dhw->nhw", torch.as_tensor(values, dtype=torch.float32) / area, spread)
+    return maps[:, None].expand(n, c, h, w).to(device=x.device, dtype=x.dtype)
+
+
+def course_methods(*, layer: str | None = None, cell_size: int = 4, n_samples: int = 300, ig_steps: int = 50,
+                   smoothgrad_samples: int = 50, n_masks: int = 2000, occlusion_window: int = 4,
+                   occlusion_stride: int = 2, batch_size: int = 500, rng=None) -> dict:
+    """Every attribution method of the course behind one interface: ``explain(model, x, target) -> (N, C, H, W)``.
+
+    The keys are :data:`REPORT_CARD_METHODS`. Gradient methods come from
+    :mod:`course_utils.xai.gradients` (saliency is ``|gradient|``, Simonyan's map; IG from a
+    black image; SmoothGrad with noise level 0.15), guided backprop and (guided) Grad-CAM
+    from :mod:`course_utils.xai.gradcam`, DeepLIFT (rescale rule, black reference) and
+    occlusion (a black ``occlusion_window`` square every ``occlusion_stride`` pixels) from
+    captum, LIME and Kernel SHAP from the course's :mod:`~course_utils.xai.lime` and
+    :mod:`~course_utils.xai.shapley` on square superpixels of ``cell_size`` pixels (a
+    superpixel off is black; the explained output is the class probability; each cell's
+    value is spread evenly over its pixels and channels), RISE from :func:`rise`.
+    Single-map methods (Grad-CAM, RISE) are spread evenly over the channels.
+
+    Parameters
+    ----------
+    layer : str, optional
+        The Grad-CAM layer's name in ``model.named_modules()``; default
+        :func:`course_utils.models.gradcam_layer` (works on copies of the course's models).
+    cell_size, n_samples
+        LIME's and Kernel SHAP's superpixels and budget (``n_samples`` model evaluations).
+    ig_steps, smoothgrad_samples, n_masks, occlusion_window, occlusion_stride
+        The other methods' budgets.
+    batch_size : int
+        Images per forward pass of the black-box methods.
+    rng : None, int, numpy.random.Generator or torch.Generator
+        One generator shared by the random methods (SmoothGrad, LIME, Kernel SHAP, RISE),
+        advanced by every call.
+
+    Returns
+    -------
+    dict
+        Method name -> ``explain(model, x, target)``; each returns a tensor of x's shape.
+    """
+    from captum.attr import DeepLift, Occlusion
+
+    from ..models import gradcam_layer
+    from ..runtime import as_generator
+    from . import gradcam as cam
+    from . import gradients, lime, shapley
+
+    generator = as_generator(rng)
+    cell_size = check_positive_int("cell_size", cell_size)
+    n_samples = check_positive_int("n_samples", n_samples)
+
+    def the_layer(model):
+        return gradcam_layer(model) if layer is None else dict(model.named_modules())[layer]
+
+    def spread(maps, x):
+        return (maps[:, None] / x.shape[1]).expand_as(x)
+
+    def captum(method, model, x, target, **kwargs):
+        x = check_input(x, model, images=True)
+        with evaluating(model), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # captum's notes on hooks and requires_grad
+            return method(model).attribute(x, target=check_target(target, len(x), x.device), **kwargs).detach()
+
+    def superpixels(model, x, target, explainer):
+        x = check_input(x, model, images=True)
+        target = check_target(target, len(x), x.device)
+        d = math.ceil(x.shape[2] / cell_size) * math.ceil(x.shape[3] / cell_size)
+        values = np.stack([explainer(_cell_game(model, image, cls, cell_size, batch_size), d).values
+                           for image, cls in zip(x, target)])
+        return _per_pixel(values, x, cell_size)
+
+    return {
+        "saliency": lambda model, x, t: gradients.saliency(model, x, t, absolute=True),
+        "gradient x input": lambda model, x, t: gradients.input_x_gradient(model, x, t),
+        "integrated gradients": lambda model, x, t: gradients.integrated_gradients(
+            model, x, t, steps=ig_steps, internal_batch_size=batch_size),
+        "SmoothGrad": lambda model, x, t: gradients.smoothgrad(model, x, t, n_samples=smoothgrad_samples,
+                                                              rng=generator),
+        "guided backprop": lambda model, x, t: cam.guided_backprop(model, x, t),
+        "DeepLIFT": lambda model, x, t: captum(DeepLift, model, x, t, baselines=0.0),
+        "Grad-CAM": lambda model, x, t: spread(cam.gradcam(model, the_layer(model), x, t), x),
+        "guided Grad-CAM": lambda model, x, t: cam.guided_gradcam(model, the_layer(model), x, t),
+        "occlusion": lambda model, x, t: captum(
+            Occlusion, model, x, t, sliding_window_shapes=(x.shape[1], occlusion_window, occlusion_window),
+            strides=(x.shape[1], occlusion_stride, occlusion_stride), baselines=0.0,
+            perturbations_per_eval=batch_size),
+        "LIME": lambda model, x, t: superpixels(model, x, t, lambda game, d: lime.lime_binary(
+            game, d, n_features=d, n_samples=n_samples, rng=generator)),
+        "Kernel SHAP": lambda model, x, t: superpixels(model, x, t, lambda game, d: shapley.kernel_shap(
+            game, np.ones(d), np.zeros((1, d)), n_samples=n_samples, rng=generator)),
+        "RISE": lambda model, x, t: spread(rise(model, x, t, n_masks=n_masks, rng=generator,
+                                                batch_size=batch_size), x),
+    }
+
+
+def evaluate_explanations(model: nn.Module, explain, x: torch.Tensor, target, *, randomised: nn.Module | None = None,
+                          insertion_baseline=None, n_steps: int = 20, noise_std: float = 0.1, n_infidelity: int = 10,
+                          radius: float = 0.02, n_sensitivity: int = 10, rng=None) -> dict[str, np.ndarray]:
+    """One method's row of the report card: each metric of lesson 11, per example.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    explain : callable
+        ``explain(model, x, target) -> attributions of x's shape`` (a value of :func:`course_methods`).
+    x : torch.Tensor
+        Images (N, C, H, W).
+    target : int or 1-D integer tensor of length N
+    randomised : torch.nn.Module, optional
+        A randomised copy of the model (e.g. the last of :func:`cascading_randomisation`) for
+        the sanity check; skipped (NaN) without one.
+    insertion_baseline : float or torch.Tensor, optional
+        Default :func:`blurred` images (Petsiuk et al.); deletion goes to 0.
+    n_steps, noise_std, n_infidelity, radius, n_sensitivity, rng
+        The metrics' settings (:func:`deletion_curve`, :func:`infidelity` with
+        ``normalize=True``, :func:`max_sensitivity`).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``"deletion"``, ``"insertion"`` (areas), ``"infidelity"``, ``"max-sensitivity"``,
+        ``"sanity"`` (Spearman correlation of the absolute maps of the trained and the
+        randomised model: low is good), each of shape (N,), and ``"seconds"``, the wall time
+        per explanation, shape (1,).
+    """
+    import time
+
+    check_model(model)
+    x = check_input(x, model, images=True)
+    target = check_target(target, len(x), x.device)
+    generator = as_torch_generator(rng, device=x.device)
+    start = time.perf_counter()
+    attributions = explain(model, x, target)
+    seconds = (time.perf_counter() - start) / len(x)
+    substrate = blurred(x) if insertion_baseline is None else insertion_baseline
+    fractions, deleted = deletion_curve(model, x, attributions, target, n_steps=n_steps)
+    _, inserted = insertion_curve(model, x, attributions, target, baseline=substrate, n_steps=n_steps)
+    row = {
+        "deletion": curve_auc(fractions, deleted),
+        "insertion": curve_auc(fractions, inserted),
+        "infidelity": infidelity(model, x, attributions, target, noise_std=noise_std, n_samples=n_infidelity,
+                                 normalize=True, rng=generator).cpu().numpy(),
+        "max-sensitivity": max_sensitivity(lambda batch: explain(model, batch, target), x, radius=radius,
+                                           n_samples=n_sensitivity, rng=generator).cpu().numpy(),
+        "sanity": np.full(len(x), np.nan),
+        "seconds": np.array([seconds]),
+    }
+    if randomised is not None:
+        random_maps = explain(randomised, x, target)
+        row["sanity"] = rank_correlation(attributions.abs().sum(1), random_maps.abs().sum(1))
+    return row
 
 
 def _auc_cases(rng: np.random.Generator) -> list[tuple]:
