@@ -358,3 +358,13 @@ def test_evaluate_explanations_row(cnn, digits):
         assert ((row["deletion"] >= 0) & (row["deletion"] <= 1)).all()
     # Adebayo et al.: gradient x input stays close to the input whatever the weights; the gradient does not
     assert rows["gradient x input"]["sanity"].mean() > rows["saliency"]["sanity"].mean() + 0.3
+
+
+def test_infidelity_optimal_is_the_gradient_of_a_linear_model():
+    from course_utils.xai.evaluation import infidelity_optimal
+
+    model = _linear(6, 3, seed=1)
+    x = torch.rand(2, 1, 2, 3)
+    optimal = infidelity_optimal(model, x, torch.tensor([0, 2]), n_samples=50, batch_size=7, rng=0)
+    expected = model[1].weight.detach()[[0, 2]].view(2, 1, 2, 3)
+    torch.testing.assert_close(optimal, expected, rtol=1e-5, atol=1e-6)  # the control variate is exact here
