@@ -653,8 +653,8 @@ ratios = []
 fig, axes = plt.subplots(2, 6, figsize=(15, 5))
 for row, (name, image, cls) in enumerate((("original", x_orig, true_class), ("adversarial", x_twin, adv_class))):
     image = image.to(device)
-    g_logit = logit_gradient(standard, image, torch.tensor([cls]))[0, 0]
-    g_soft = logit_gradient(with_softmax, image, torch.tensor([cls]))[0, 0]
+    g_logit = saliency(standard, image, cls).cpu()[0, 0]
+    g_soft = saliency(with_softmax, image, cls).cpu()[0, 0]
     cam_soft = LayerGradCam(with_softmax, gradcam_layer(standard)).attribute(image, target=cls, relu_attributions=True)
     cam_soft = LayerAttribution.interpolate(cam_soft, (28, 28), interpolate_mode="bilinear").detach().cpu()[0, 0]
     cam_logit, ig_logit = explain(standard, image, cls)
