@@ -259,7 +259,7 @@ def train_mnist_cnn_gradreg(*, epochs: int = 1, seed: int = 0, batch_size: int =
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda t: max(0.0, 1 - t / total))
 
     def attack(m, xb, yb):
-        return fgsm(m, xb, yb, 0.1)
+        return fgsm(m, xb, yb, eps=0.1)
 
     start_time, history = time.perf_counter(), []
     for epoch in range(epochs):

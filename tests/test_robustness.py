@@ -321,5 +321,12 @@ def test_gradreg_model_is_flatter_and_more_fgsm_robust_than_the_standard_one(cnn
     gradreg = load_pretrained("mnist_cnn_gradreg")
     assert accuracy_under_attack(gradreg, X, y) >= 0.97
     assert input_gradient_penalty(gradreg, X, y) < input_gradient_penalty(cnn, X, y)
-    attack = lambda m, xb, yb: fgsm(m, xb, yb, 0.1)  # noqa: E731
+    attack = lambda m, xb, yb: fgsm(m, xb, yb, eps=0.1)  # noqa: E731
     assert accuracy_under_attack(gradreg, X, y, attack) > accuracy_under_attack(cnn, X, y, attack)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(robustness, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 2 and result.failed == 0
