@@ -23,7 +23,7 @@ from ._torch import evaluating, model_device
 from .runtime import get_device, seed_everything
 
 # the weight of the input-gradient penalty of mnist_cnn_gradreg (see train_mnist_cnn_gradreg)
-LAM_GRADREG = 10.0
+LAM_GRADREG = 100.0
 
 __all__ = ["train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_gradreg", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
@@ -217,8 +217,8 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
 
 
 def train_mnist_cnn_gradreg(*, epochs: int = 1, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
-                            lam: float = LAM_GRADREG, init: str | None = "mnist_cnn", n_train: int = 30_000,
-                            n_val: int = 1000,
+                            lam: float = LAM_GRADREG, init: str | None = "mnist_cnn", n_train: int = 20_000,
+                            noise: float = 0.15, n_val: int = 1000,
                             device: torch.device | None = None) -> tuple[nn.Module, dict]:
     """Train :func:`course_utils.models.mnist_cnn_gradreg` with the input-gradient penalty (lesson 09).
 
@@ -268,7 +268,10 @@ def train_mnist_cnn_gradreg(*, epochs: int = 1, seed: int = 0, batch_size: int =
         bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
         for start in bar:
             index = order[start:start + batch_size]
-            ce, penalty = cross_entropy_and_penalty(model, X[index].to(device), y[index].to(device))
+            xb = X[index].to(device)
+            if noise > 0:  # evaluate loss and penalty at a random point of the L-inf ball of radius `noise`
+                xb = (xb + noise * (2 * torch.rand(xb.shape, generator=generator) - 1).to(device)).clamp(0, 1)
+            ce, penalty = cross_entropy_and_penalty(model, xb, y[index].to(device))
             loss = ce + lam * penalty
             optimiser.zero_grad()
             loss.backward()
@@ -294,7 +297,7 @@ def train_mnist_cnn_gradreg(*, epochs: int = 1, seed: int = 0, batch_size: int =
                         "mean_i ||grad_x CE_i||^2 (pixel units); Adam, lr decaying linearly to 0; "
                         f"the first {len(X)} training digits (the last {n_val} held out); "
                         + (f"started from the committed {init} checkpoint" if init else "from scratch"),
-            "init": init,
+            "init": init, "noise": noise,
             "history": history, "epochs": epochs, "n_train": len(X), "seed": seed, "batch_size": batch_size, "lr": lr,
             "lam": lam,
             "train_minutes": round(train_minutes, 1),

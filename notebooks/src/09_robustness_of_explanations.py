@@ -88,10 +88,10 @@ max_relative_change = check("9.1", max_relative_change)
 # every call unless we fix their seed.
 
 # %%
-n_sens = pick(full=64, fast=6)
-sens_samples = pick(full=10, fast=3)
+n_sens = pick(full=64, fast=4)
+sens_samples = pick(full=10, fast=2)
 radius = 0.05
-n_draws = pick(full=200, fast=48)  # LIME / Kernel SHAP samples per explanation
+n_draws = pick(full=200, fast=32)  # LIME / Kernel SHAP samples per explanation
 patches = (torch.arange(28)[:, None] // 7 * 4 + torch.arange(28)[None, :] // 7).view(1, 1, 28, 28)  # broadcastable
 x_sens, y_sens = X_test[:n_sens], y_test[:n_sens]
 
@@ -128,20 +128,30 @@ def image_explainers(model, target, seed=None):
 
 
 SAMPLING = ("SmoothGrad", "LIME", "Kernel SHAP")
-sensitivity = {}
-for name, model in cnns.items():
+sensitivity, compared = {}, ("mnist_cnn", "mnist_cnn_robust")
+for name in compared:
+    model = cnns[name]
     fresh, fixed = image_explainers(model, y_sens), image_explainers(model, y_sens, seed=0)
     for method in fresh:
         row = {"r": evaluation.max_sensitivity(fresh[method], x_sens, radius=radius, n_samples=sens_samples, rng=1)}
-        if method in SAMPLING:  # the noise floor (radius 0, fresh noise) and the true sensitivity (fixed noise)
-            row["floor"] = evaluation.max_sensitivity(fresh[method], x_sens, radius=0.0, n_samples=sens_samples, rng=1)
+        if method in SAMPLING:  # true sensitivity: the same noise at x and at x + delta (common random numbers)
             row["fixed"] = evaluation.max_sensitivity(fixed[method], x_sens, radius=radius, n_samples=sens_samples, rng=1)
+        if method in SAMPLING and name == "mnist_cnn":  # the noise floor: radius 0, fresh noise
+            row["floor"] = evaluation.max_sensitivity(fresh[method], x_sens, radius=0.0, n_samples=sens_samples, rng=1)
+        if method == "saliency":  # the size of the map, to turn the relative change into an absolute one
+            row["norm"] = fresh[method](x_sens).flatten(1).norm(dim=1)
         sensitivity[name, method] = {k: float(v.nanmean()) for k, v in row.items()}
 
-print(f"mean max-sensitivity at radius {radius} ({n_sens} digits, {sens_samples} perturbations each)")
-print(f"{'method':14s}" + "".join(f"{name:>20s}" for name in cnns))
+print(f"mean max-sensitivity at radius {radius} ({n_sens} digits, {sens_samples} perturbations each; "
+      "sampling methods with fixed noise in brackets)")
+print(f"{'method':14s}" + "".join(f"{name:>24s}" for name in compared))
 for method in fresh:
-    print(f"{method:14s}" + "".join(f"{sensitivity[name, method]['r']:20.3f}" for name in cnns))
+    cells = [sensitivity[name, method] for name in compared]
+    print(f"{method:14s}" + "".join(f"{c['r']:14.3f}" + (f" [{c['fixed']:.3f}]" if "fixed" in c else " " * 8) + "  "
+                                    for c in cells))
+absolute = {name: sensitivity[name, "saliency"]["r"] * sensitivity[name, "saliency"]["norm"] for name in compared}
+print("saliency: mean ||e(x)|| " + ", ".join(f"{n} {sensitivity[n, 'saliency']['norm']:.3f}" for n in compared)
+      + "; relative change x ||e(x)|| (absolute) " + ", ".join(f"{n} {absolute[n]:.3f}" for n in compared))
 print("\nsampling explainers on mnist_cnn: noise floor (radius 0, fresh noise) vs fixed-noise sensitivity")
 for method in SAMPLING:
     row = sensitivity["mnist_cnn", method]
@@ -171,14 +181,17 @@ print(f"saliency on mnist_cnn: ours {ours_saliency.mean():.3f}, captum {captum_s
 
 # %%
 # NBVAL_CHECK_OUTPUT
-s = {key: value["r"] for key, value in sensitivity.items()}
-deterministic = [m for m in fresh if m not in SAMPLING]
-print("SmoothGrad is less sensitive than saliency on every model:",
-      all(s[n, "SmoothGrad"] < s[n, "saliency"] for n in cnns))
-print("the PGD-trained model's saliency is more stable than the standard model's:",
-      s["mnist_cnn_robust", "saliency"] < s["mnist_cnn", "saliency"])
-print("occlusion (removal) is less sensitive than saliency (gradient) on the standard model:",
-      s["mnist_cnn", "occlusion"] < s["mnist_cnn", "saliency"])
+s = {key: value.get("fixed", value["r"]) for key, value in sensitivity.items()}
+print("with fixed noise, SmoothGrad is less sensitive than saliency on both models:",
+      all(s[n, "SmoothGrad"] < s[n, "saliency"] for n in compared))
+print("with fresh noise, SmoothGrad's noise floor is most of its sensitivity:",
+      sensitivity["mnist_cnn", "SmoothGrad"]["floor"] > 0.5 * sensitivity["mnist_cnn", "SmoothGrad"]["r"])
+print("the PGD-trained model's input gradients are smaller:",
+      sensitivity["mnist_cnn_robust", "saliency"]["norm"] < sensitivity["mnist_cnn", "saliency"]["norm"])
+print("the PGD-trained model's saliency moves less in absolute terms:", absolute["mnist_cnn_robust"] < absolute["mnist_cnn"])
+print("... and in relative terms (the max-sensitivity):", s["mnist_cnn_robust", "saliency"] < s["mnist_cnn", "saliency"])
+print("occlusion (removal) is less sensitive than saliency (gradient) on both models:",
+      all(s[n, "occlusion"] < s[n, "saliency"] for n in compared))
 print("every sampling explainer has a noise floor above 0 at radius 0:",
       all(sensitivity["mnist_cnn", m]["floor"] > 0 for m in SAMPLING))
 print("captum's sensitivity_max with a per-example mask fails, a broadcastable one works:",
@@ -192,11 +205,14 @@ print("ours and captum's saliency max-sensitivity agree within 25%:",
 # $L$-Lipschitz, so is every output they use, and the attribution is Lipschitz in $x$
 # (their section 4). A gradient's change is governed by the second derivative: for a ReLU
 # network the gradient is piecewise constant and jumps whenever a unit switches, so a small
-# $\delta$ can move saliency a lot, and the standard CNN's saliency is among the least stable
-# maps above. SmoothGrad averages the gradient over a neighbourhood, which smooths those jumps.
-# Adversarial training makes the loss surface flatter and the gradients steadier. The sampling
-# explainers differ from call to call even at radius 0: that **noise floor** is not
-# sensitivity to the input. Fixing the random draws (common random numbers) removes it.
+# $\delta$ can move saliency a lot: on both CNNs the gradient maps are far less stable than
+# occlusion's. SmoothGrad averages the gradient over a neighbourhood, which smooths those
+# jumps, but only once its own noise is held fixed. The sampling explainers differ from call
+# to call even at radius 0: that **noise floor** is not sensitivity to the input, and fixing
+# the random draws (common random numbers) removes it. Whether adversarial training steadies
+# saliency depends on how it is measured: the checks above print it both ways. The PGD-trained
+# model's input gradients are much smaller, so the same absolute change is a larger
+# *relative* one, which is what max-sensitivity reports.
 #
 # The same measurement on a tabular model: an MLP on seven Adult features (standardised).
 # Occlusion replaces a feature by its training mean; Kernel SHAP is the course's own
@@ -223,11 +239,11 @@ torch.manual_seed(0)
 adult_mlp = nn.Sequential(nn.Linear(7, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
 adult_mlp = robustness.fine_tune(adult_mlp, A_train, b_train, epochs=pick(full=10, fast=2), lr=3e-3,
                                  batch_size=256, rng=0)
-adult_accuracy = attacks.accuracy_under_attack(adult_mlp, A_test, b_test)
+adult_accuracy = float((adult_mlp(A_test).argmax(dim=1) == b_test).float().mean())
 print(f"Adult MLP: test accuracy {adult_accuracy:.3f} ({len(A_test)} rows)")
 
 # %%
-n_rows = pick(full=200, fast=20)
+n_rows = pick(full=200, fast=10)
 a_sens = A_test[:n_rows]
 a_target = adult_mlp(a_sens).argmax(dim=1).detach()
 background = A_train[torch.randperm(len(A_train), generator=torch.Generator().manual_seed(0))[:20]]
@@ -428,11 +444,11 @@ widgets.interact(show_fragility, eps=widgets.FloatSlider(value=0.1, min=0.0, max
 # `robustness.explanation_shift` measures the left side, the distance, and estimates
 # $\mathcal{L}$ from models on the segment (the largest secant ratio between neighbours, so
 # the bound holds on the data by the triangle inequality). The shift: **thickened digits**
-# (a 3×3 dilation). We fine-tune the standard CNN on them for longer and longer.
+# (a 5×5 dilation). We fine-tune the standard CNN on them for longer and longer.
 
 # %%
 def thicken(x):
-    return nn.functional.max_pool2d(x, 3, stride=1, padding=1)
+    return nn.functional.max_pool2d(x, 5, stride=1, padding=2)
 
 
 X_shift_train = thicken(data.mnist_tensors("train", n=pick(full=20_000, fast=2_000))[0])
@@ -478,7 +494,7 @@ print("fine-tuning on thick digits helps on thick digits:", thick_after > thick_
 
 # %%
 young = A_train_raw[:, 0] < 35
-adult_f2 = robustness.fine_tune(adult_mlp, A_train[young], b_train[young], epochs=pick(full=3, fast=1), lr=3e-3,
+adult_f2 = robustness.fine_tune(adult_mlp, A_train[young], b_train[young], epochs=pick(full=3, fast=2), lr=3e-3,
                                 batch_size=256, rng=1)
 adult_shift = robustness.explanation_shift(adult_mlp, adult_f2, A_test[:n_rows], 1, n_points=shift_points)
 rejected = A_test[(adult_mlp(A_test).argmax(dim=1) == 0)][:pick(full=200, fast=20)]
@@ -487,8 +503,8 @@ scale = np.maximum(mad(A_train.numpy()), 0.5)  # binary features have MAD 0: use
 immutable = [ADULT_FEATURES.index("male")]
 lower = rejected.numpy().copy()
 lower[:, 1:] = -np.inf  # age cannot decrease (column 0); the other features are free
-found = wachter_batch(nn.Sequential(log_odds_f1, nn.Flatten(0)), rejected.numpy(), target=0.5, mad=scale, immutable=immutable,
-                      lower=lower, tol=0.25, steps=pick(full=300, fast=100))
+found = wachter_batch(nn.Sequential(log_odds_f1, nn.Flatten(0)), rejected.numpy(), target=0.1, mad=scale,
+                      immutable=immutable, lower=lower, tol=0.1, steps=pick(full=300, fast=100))
 cf = torch.tensor(found.counterfactuals[found.valid], dtype=torch.float32)
 still_valid = float((adult_f2(cf).argmax(dim=1) == 1).float().mean()) if len(cf) else float("nan")
 valid_f1 = float((adult_mlp(cf).argmax(dim=1) == 1).float().mean()) if len(cf) else float("nan")
@@ -501,7 +517,7 @@ print(f"{int(found.valid.sum())} of {len(rejected)} rejected rows got a counterf
 # NBVAL_CHECK_OUTPUT
 print("Lemma 1's bound holds on Adult:", adult_shift.gradient_change <= adult_shift.bound * (1 + 1e-9))
 print("most rejected rows get a counterfactual for f1:", bool(found.valid.mean() > 0.5))
-print("some of f1's counterfactuals expire under the shift:", still_valid < 1.0)
+print("some of f1's counterfactuals (log-odds within 0.2 of the boundary) expire under the shift:", still_valid < 1.0)
 
 # %% [markdown]
 # ## 4 · Training for robust explanations (about 20 minutes)
@@ -534,7 +550,9 @@ print(f"standard CNN on 32 digits: CE {ce.item():.4f}, penalty {penalty.item():.
 
 # %% [markdown]
 # `mnist_cnn_gradreg` was trained with this penalty by `python -m course_utils.train
-# mnist_cnn_gradreg` (its card is in `data/checkpoints/`). As a fourth model, a
+# mnist_cnn_gradreg` (its card is in `data/checkpoints/`): fine-tuned from `mnist_cnn` for
+# one pass over 20,000 digits with $\lambda = 100$, loss and penalty taken at a random point
+# of the L-inf ball of radius 0.15 around each digit (a budget set by a shared 2-core CPU). As a fourth model, a
 # **Lipschitz-inspired** regulariser in the spirit of Woods, Chen and Teuscher (2019):
 # penalise the squared ratio of the change of the softmax output to the size of an
 # adversarial step, $\|p(x') - p(x)\|_2 / \|x' - x\|_\infty$ (`robustness.lipschitz_penalty`),
@@ -600,12 +618,12 @@ print("gradient regularisation beats the standard CNN under FGSM here:",
 print("PGD training has the largest PGD area:", max(r, key=lambda n: r[n]["ara_pgd"]) == "PGD-trained")
 print("robust training puts more gradient mass on the ink:",
       r["PGD-trained"]["ink"] > r["standard"]["ink"] and r["gradient-regularised"]["ink"] > r["standard"]["ink"])
-print("robust training makes saliency less sensitive:",
-      r["PGD-trained"]["sens"] < r["standard"]["sens"] and r["gradient-regularised"]["sens"] < r["standard"]["sens"])
+print("gradient regularisation makes saliency less sensitive (relative):", r["gradient-regularised"]["sens"] < r["standard"]["sens"])
+print("PGD training makes saliency less sensitive (relative):", r["PGD-trained"]["sens"] < r["standard"]["sens"])
 
 # %% [markdown]
 # Robust models make their gradients look like the data: the PGD-trained CNN's saliency sits
-# on the strokes and is stable, which is why, in lesson 08, its smallest targeted attacks
+# on the strokes (its ink share in the table above), which is why, in lesson 08, its smallest targeted attacks
 # were readable edits of the digit; "attacks as explanations" (Woods et al.) need such a
 # model. Woods et al. report an accuracy-robustness area of **0.0053** for their ImageNet
 # network (abstract of arXiv:1906.02896, 2.4x the previous best); our areas are on MNIST,
@@ -644,7 +662,8 @@ print("robust training makes saliency less sensitive:",
 
 # %%
 print(f"1. max-sensitivity at radius {radius}: saliency standard {s['mnist_cnn', 'saliency']:.3f}, "
-      f"PGD-trained {s['mnist_cnn_robust', 'saliency']:.3f}, gradient-regularised {s['mnist_cnn_gradreg', 'saliency']:.3f}; "
+      f"PGD-trained {s['mnist_cnn_robust', 'saliency']:.3f} (absolute change {absolute['mnist_cnn']:.3f} vs "
+      f"{absolute['mnist_cnn_robust']:.3f}); "
       f"SmoothGrad {s['mnist_cnn', 'SmoothGrad']:.3f}; occlusion {s['mnist_cnn', 'occlusion']:.3f}; "
       f"LIME noise floor {sensitivity['mnist_cnn', 'LIME']['floor']:.3f} vs fixed-noise {sensitivity['mnist_cnn', 'LIME']['fixed']:.3f}.")
 print(f"2. fragility at eps {largest:g}: top-{k_top} intersection of saliency {fragility['topk', 'saliency', largest][0]:.2f} "
