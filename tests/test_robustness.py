@@ -14,10 +14,22 @@ from course_utils import data, load_pretrained, models
 from course_utils.exercises import get_exercise
 from course_utils.xai import robustness
 from course_utils.xai.attacks import accuracy_under_attack
-from course_utils.xai.evaluation import max_relative_change, max_sensitivity, top_k_intersection
-from course_utils.xai.robustness import (centre_of_mass, cross_entropy_and_penalty, explanation_shift, fine_tune,
-                                         fragility_attack, input_gradient_penalty, lipschitz_penalty,
-                                         softplus_surrogate, topk_objective)
+from course_utils.xai.evaluation import (
+    max_relative_change,
+    max_sensitivity,
+    top_k_intersection,
+)
+from course_utils.xai.robustness import (
+    centre_of_mass,
+    cross_entropy_and_penalty,
+    explanation_shift,
+    fine_tune,
+    fragility_attack,
+    input_gradient_penalty,
+    lipschitz_penalty,
+    softplus_surrogate,
+    topk_objective,
+)
 
 
 def _small_cnn(seed: int = 0) -> nn.Module:
@@ -87,7 +99,7 @@ def test_identity_explanation_matches_captums_distribution():
 
 def test_max_sensitivity_radius_zero_measures_the_noise_floor_and_rng_reproduces():
     x = _images()
-    noisy = lambda b: b + 0.01 * torch.randn(b.shape)  # noqa: E731 (a sampling explainer's own noise)
+    noisy = lambda b: b + 0.01 * torch.randn(b.shape)
     assert (max_sensitivity(noisy, x, radius=0.0, n_samples=5, rng=0) > 0).all()
     assert torch.equal(max_sensitivity(lambda b: b ** 2, x, radius=0.0, rng=0), torch.zeros(5, dtype=torch.float64))
     a = max_sensitivity(lambda b: b ** 2, x, rng=np.random.default_rng(4))
@@ -204,7 +216,7 @@ def test_fine_tune_leaves_the_model_and_lowers_the_loss():
                       penalty=input_gradient_penalty, lam=0.1)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert not tuned.training
-    loss = lambda m: nn.functional.cross_entropy(m(x), y).item()  # noqa: E731
+    loss = lambda m: nn.functional.cross_entropy(m(x), y).item()
     assert loss(tuned) < loss(model)
 
 

@@ -24,25 +24,32 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..runtime import as_torch_generator
+from .._torch import (
+    check_input,
+    check_model,
+    check_target,
+    evaluating,
+    output_gradient,
+    selected_output,
+)
 from ..exercises import Exercise, register
+from ..runtime import as_torch_generator
 from ..validation import check_positive_int, check_real
 from .evaluation import max_relative_change
-from .._torch import check_input, check_model, check_target, evaluating, output_gradient, selected_output
 
 __all__ = [
+    "EXERCISES",
+    "FRAGILITY_KINDS",
+    "ExplanationShift",
+    "centre_of_mass",
     "cross_entropy_and_penalty",
+    "explanation_shift",
+    "fine_tune",
+    "fragility_attack",
     "input_gradient_penalty",
     "lipschitz_penalty",
-    "fine_tune",
-    "ExplanationShift",
-    "explanation_shift",
-    "topk_objective",
-    "centre_of_mass",
     "softplus_surrogate",
-    "fragility_attack",
-    "FRAGILITY_KINDS",
-    "EXERCISES",
+    "topk_objective",
 ]
 
 
