@@ -25,7 +25,7 @@ from .runtime import get_device, seed_everything
 # the weight of the input-gradient penalty of mnist_cnn_gradreg (see train_mnist_cnn_gradreg)
 LAM_GRADREG = 100.0
 
-__all__ = ["TRAINERS", "evaluate_accuracy", "save_checkpoint", "train_mnist_cnn", "train_mnist_cnn_gradreg", "train_mnist_cnn_robust", "train_mnist_pairs_cnn"]
+__all__ = ["train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_gradreg", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
