@@ -83,6 +83,8 @@ def get_exercise(exercise_id: str) -> Exercise:
 def _as_numpy(value):
     if hasattr(value, "detach"):
         return value.detach().cpu().numpy()
+    if isinstance(value, (tuple, list)):  # e.g. (loss, penalty) tensors that require grad
+        return type(value)(_as_numpy(part) for part in value)
     return value
 
 

@@ -23,7 +23,7 @@ from .paths import REPO_ROOT
 from .runtime import as_generator
 from .validation import check_array
 
-__all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_gradreg", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = REPO_ROOT / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -144,6 +144,13 @@ def mnist_cnn_robust() -> nn.Sequential:
     return model
 
 
+def mnist_cnn_gradreg() -> nn.Sequential:
+    """:func:`mnist_cnn`'s architecture, trained with the input-gradient penalty (``python -m course_utils.train mnist_cnn_gradreg``; lesson 09)."""
+    model = mnist_cnn()
+    model.course_name = "mnist_cnn_gradreg"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -161,6 +168,7 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "resnet18_imagenet": resnet18_imagenet_architecture,
     "mnist_pairs_cnn": mnist_pairs_cnn,
     "mnist_cnn_robust": mnist_cnn_robust,
+    "mnist_cnn_gradreg": mnist_cnn_gradreg,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
@@ -168,6 +176,7 @@ _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     # true-class map is <= 0 everywhere, so empty after Grad-CAM's ReLU, for most digits
     "mnist_cnn": lambda model: model.relu2,
     "mnist_cnn_robust": lambda model: model.relu2,
+    "mnist_cnn_gradreg": lambda model: model.relu2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
     "mnist_pairs_cnn": lambda model: model.relu5,
 }
@@ -209,7 +218,9 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
         accuracy), ``"mnist_pairs_cnn"`` (two-digit canvases, lesson 07), ``"mnist_cnn_robust"``
         (the same architecture as ``mnist_cnn``, adversarially trained by
         ``python -m course_utils.train mnist_cnn_robust``; see its card for the robust accuracy
-        under PGD at eps 0.3) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
+        under PGD at eps 0.3), ``"mnist_cnn_gradreg"`` (the same architecture, trained with
+        Ross and Doshi-Velez's input-gradient penalty by ``python -m course_utils.train
+        mnist_cnn_gradreg``, lesson 09; its card holds the FGSM accuracy at eps 0.1) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
         through :func:`course_utils.data.fetch`: needs the internet or ``COURSE_DATA_MIRROR``).
     device : torch.device or str, optional
 

@@ -40,6 +40,7 @@ __all__ = [
     "pearson_correlation",
     "top_k_intersection",
     "max_sensitivity",
+    "max_relative_change",
     "box_iou",
     "threshold_box",
     "pointing_game",
@@ -305,11 +306,47 @@ def max_sensitivity(explain_fn, x: torch.Tensor, *, radius: float = 0.02, n_samp
 
     x = x.detach()
     reference = explain(x)
-    norms = reference.norm(dim=1)
-    worst = torch.zeros(len(x), dtype=torch.float64, device=reference.device)
+    perturbed = []
     for _ in range(n_samples):
         delta = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * radius
-        worst = torch.maximum(worst, (explain(x + delta) - reference).norm(dim=1))
+        perturbed.append(explain(x + delta))
+    return max_relative_change(reference, torch.stack(perturbed))
+
+
+# ------------------------------------------------------------------ lesson 09: robustness of explanations
+
+
+def max_relative_change(reference: torch.Tensor, perturbed: torch.Tensor) -> torch.Tensor:
+    """``max_s ||perturbed[s, i] - reference[i]||_F / ||reference[i]||_F`` for each example i (reference of exercise 9.1).
+
+    The core of :func:`max_sensitivity` (Yeh et al., NeurIPS 2019): the explanations of the
+    perturbed inputs against the explanation of the input.
+
+    Parameters
+    ----------
+    reference : torch.Tensor
+        Shape (N, ...): the explanations e(x).
+    perturbed : torch.Tensor
+        Shape (S, N, ...): e(x + delta_s) for S perturbations.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N,), float64; NaN where ``e(x)`` is all zeros (captum divides by 1 there instead).
+
+    Examples
+    --------
+    >>> max_relative_change(torch.tensor([[3.0, 4.0]]), torch.tensor([[[3.0, 4.0]], [[3.0, 5.0]]]))
+    tensor([0.2000], dtype=torch.float64)
+    """
+    reference = torch.as_tensor(reference).to(torch.float64)
+    perturbed = torch.as_tensor(perturbed).to(device=reference.device, dtype=torch.float64)
+    if perturbed.ndim < 2 or tuple(perturbed.shape[1:]) != tuple(reference.shape):
+        raise ValueError(f"perturbed must have shape (S, *reference.shape) = (S, {', '.join(map(str, reference.shape))}), "
+                         f"got {tuple(perturbed.shape)}.")
+    flat = reference.reshape(len(reference), -1)
+    norms = flat.norm(dim=1)
+    worst = (perturbed.reshape(len(perturbed), len(reference), -1) - flat).norm(dim=2).amax(dim=0)
     return torch.where(norms > 0, worst / torch.where(norms > 0, norms, 1.0), torch.full_like(worst, float("nan")))
 
 
