@@ -24,7 +24,8 @@ from . import canvases, data, models
 from ._torch import evaluating, model_device
 from .runtime import as_torch_generator, get_device, seed_everything
 from .validation import check_positive_int
-from .xai.attacks import accuracy_under_attack, pgd
+from .xai.attacks import accuracy_under_attack, fgsm, pgd
+from .xai.robustness import cross_entropy_and_penalty
 
 # the weight of the input-gradient penalty of mnist_cnn_gradreg (see train_mnist_cnn_gradreg)
 LAM_GRADREG = 100.0
@@ -274,11 +275,6 @@ def train_mnist_cnn_gradreg(*, epochs: int = 1, seed: int = 0, batch_size: int =
     step on the cross-entropy of the logits, clipped to [0, 1]) on all 10,000 test digits,
     for this model and for the committed standard ``mnist_cnn``.
     """
-    import time
-
-    from .xai.attacks import accuracy_under_attack, fgsm
-    from .xai.robustness import cross_entropy_and_penalty
-
     device = device or get_device()
     generator = torch.Generator().manual_seed(seed)
     seed_everything(seed)
