@@ -22,7 +22,8 @@ from torch import nn
 
 import course_utils.xai
 from course_utils import exercises, predict
-from course_utils.xai import attacks, counterfactuals, evaluation, gradcam, gradients, lime, permutation, shapley
+from course_utils.xai import (attacks, counterfactuals, evaluation, gradcam, gradients, lime, permutation, robustness,
+                              shapley)
 
 XAI_MODULES = [importlib.import_module(f"course_utils.xai.{m.name}")
                for m in pkgutil.iter_modules(course_utils.xai.__path__) if not m.name.startswith("_")]
@@ -271,6 +272,16 @@ LIBRARY_PATHS = {
     "8.1": (attacks, "fgsm_step", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),
     "8.2": (attacks, "project_linf", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),
     "8.3": (attacks, "cw_objective", lambda: attacks.cw_l2(TrainModeCNN(), X6, Y6, steps=2)),
+    "9.1": (evaluation, "max_relative_change",
+            lambda: evaluation.max_sensitivity(lambda b: gradients.saliency(_CNN, b, 0), X6, n_samples=2, rng=0)),
+    "9.2": (robustness, "cross_entropy_and_penalty", lambda: robustness.input_gradient_penalty(_CNN, X6, Y6)),
+    "9.3": (robustness, "topk_objective",
+            lambda: robustness.fragility_attack(_CNN, X6, Y6, eps=0.05, steps=1, k=4, rng=0)),
+    "11.1": (evaluation, "curve_auc", lambda: evaluation.evaluate_explanations(
+        lambda m, b, t: gradients.saliency(m, b, t), _CNN, X6, Y6, n_steps=2, n_infidelity=2, n_sensitivity=1, rng=0)),
+    "11.2": (evaluation, "rise_saliency", lambda: evaluation.rise(_CNN, X6, Y6, n_masks=8, rng=0)),
+    "11.3": (evaluation, "infidelity_from_samples",
+             lambda: evaluation.infidelity(_CNN, X6, MAPS, Y6, n_samples=2, rng=0)),
 }
 # References that are public methods in their own right (the lesson's learner writes the method itself)
 # and the few that are not on a library path, each with the reason.

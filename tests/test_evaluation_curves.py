@@ -350,7 +350,7 @@ def test_evaluate_explanations_row(cnn, digits):
     x, y = digits
     randomised = list(cascading_randomisation(cnn, ["fc2", "fc1", "conv2", "conv1"], rng=0))[-1][1]
     methods = course_methods(rng=0)
-    rows = {name: evaluate_explanations(cnn, methods[name], x[:4], y[:4], randomised=randomised, n_infidelity=4,
+    rows = {name: evaluate_explanations(methods[name], cnn, x[:4], y[:4], randomised=randomised, n_infidelity=4,
                                         n_sensitivity=2, rng=0) for name in ("saliency", "gradient x input")}
     for row in rows.values():
         assert set(row) == {"deletion", "insertion", "infidelity", "max-sensitivity", "sanity", "seconds"}

@@ -998,7 +998,7 @@ def noisy_gradient_maps(model: nn.Module, x: torch.Tensor, target, *, n_samples:
     return {"SmoothGrad": mean, "SmoothGrad-squared": mean_sq, "VarGrad": (mean_sq - mean * mean).clamp(min=0)}
 
 
-def evaluate_explanations(model: nn.Module, explain, x: torch.Tensor, target, *, randomised: nn.Module | None = None,
+def evaluate_explanations(explain_fn, model: nn.Module, x: torch.Tensor, target, *, randomised: nn.Module | None = None,
                           insertion_baseline=None, n_steps: int = 20, noise_std: float = 0.1, n_infidelity: int = 10,
                           radius: float = 0.02, n_sensitivity: int = 10, rng=None) -> dict[str, np.ndarray]:
     """One method's row of the report card: each metric of lesson 11, per example.
@@ -1006,8 +1006,8 @@ def evaluate_explanations(model: nn.Module, explain, x: torch.Tensor, target, *,
     Parameters
     ----------
     model : torch.nn.Module
-    explain : callable
-        ``explain(model, x, target) -> attributions of x's shape`` (a value of :func:`course_utils.xai.methods.course_methods`).
+    explain_fn : callable
+        ``explain_fn(model, x, target) -> attributions of x's shape`` (a value of :func:`course_utils.xai.methods.course_methods`).
     x : torch.Tensor
         Images (N, C, H, W).
     target : int or 1-D integer tensor of length N
@@ -1035,7 +1035,7 @@ def evaluate_explanations(model: nn.Module, explain, x: torch.Tensor, target, *,
     target = check_target(target, len(x), x.device)
     generator = as_torch_generator(rng, device=x.device)
     start = time.perf_counter()
-    attributions = explain(model, x, target)
+    attributions = explain_fn(model, x, target)
     seconds = (time.perf_counter() - start) / len(x)
     substrate = blurred(x) if insertion_baseline is None else insertion_baseline
     fractions, deleted = deletion_curve(model, x, attributions, target, n_steps=n_steps)
@@ -1045,13 +1045,13 @@ def evaluate_explanations(model: nn.Module, explain, x: torch.Tensor, target, *,
         "insertion": curve_auc(fractions, inserted),
         "infidelity": infidelity(model, x, attributions, target, noise_std=noise_std, n_samples=n_infidelity,
                                  normalize=True, rng=generator).cpu().numpy(),
-        "max-sensitivity": max_sensitivity(lambda batch: explain(model, batch, target), x, radius=radius,
+        "max-sensitivity": max_sensitivity(lambda batch: explain_fn(model, batch, target), x, radius=radius,
                                            n_samples=n_sensitivity, rng=generator).cpu().numpy(),
         "sanity": np.full(len(x), np.nan),
         "seconds": np.array([seconds]),
     }
     if randomised is not None:
-        random_maps = explain(randomised, x, target)
+        random_maps = explain_fn(randomised, x, target)
         row["sanity"] = rank_correlation(attributions.abs().sum(1), random_maps.abs().sum(1))
     return row
 

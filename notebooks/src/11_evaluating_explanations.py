@@ -557,7 +557,7 @@ fully_random = randomised_models[layers[-1]]
 n_sens = pick(full=5, fast=2)
 card_rows = {}
 for name, explain in methods.items():
-    card_rows[name] = ev.evaluate_explanations(cnn, explain, x, y, randomised=fully_random, n_infidelity=10,
+    card_rows[name] = ev.evaluate_explanations(explain, cnn, x, y, randomised=fully_random, n_infidelity=10,
                                                n_sensitivity=n_sens, rng=0)
 print(f"{len(card_rows)} methods evaluated on {n_eval} digits")
 
