@@ -566,7 +566,7 @@ from course_utils.canvases import mnist_canvases
 from course_utils.models import gradcam_layer
 
 pairs = load_pretrained("mnist_pairs_cnn", device=device)
-canvases = mnist_canvases("test", pick(full=16, fast=3), seed=0)
+canvases = mnist_canvases("test", pick(full=16, fast=3), rng=0)
 canvas_methods = course_methods(cell_size=8, n_samples=pick(full=500, fast=100), ig_steps=pick(full=50, fast=16),
                                    smoothgrad_samples=pick(full=50, fast=10), n_masks=pick(full=2000, fast=300),
                                    occlusion_window=8, occlusion_stride=4, rng=0)
