@@ -10,7 +10,7 @@ What it does, in order:
 
 1. **Execute** every ``notebooks/solutions/NN_*.ipynb`` with its working directory in
    ``notebooks/`` (as the learner's JupyterLab), ``COURSE_DATA_MIRROR`` and ``COURSE_FAST``
-   taken from the environment. Executions are cached in ``_build/executed/``: a lesson
+   taken from the environment. Executions are cached in ``_build/executed/{fast,full}/``: a lesson
    is executed again only when its code cells, the mode or the ``course_utils`` package
    (and the checkpoints' cards) changed.
 2. **Write the book's sources** into ``_build/book/`` from ``site/_config.yml``: the
@@ -162,8 +162,8 @@ def execute_lessons(root: Path, selected: list[Lesson], *, fast: bool = True, fo
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}.")
-    cache = root / "_build" / "executed"
     mode = "fast" if fast else "full"
+    cache = root / "_build" / "executed" / mode  # one cache per mode: switching does not discard the other
     library = library_fingerprint(root)
     env = _kernel_environment(root, fast, jobs)
     todo = {}
@@ -379,25 +379,42 @@ def reference_key(item: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", (title.group(1) if title else item).lower()).strip()
 
 
-def _first_author_surname(item: str) -> str:
-    names = item.split(",")[0].split()
-    return names[-1].lower() if names else item.lower()
+def _first_author(item: str) -> str:
+    """The first author's name without initials ("A. Barredo Arrieta et al., ..." -> "barredo arrieta")."""
+    first = re.split(r",| et al\.| and ", item, maxsplit=1)[0]
+    words = [w for w in first.split() if not re.fullmatch(r"(\w\.)+|\w\.-\w\.", w)]
+    return " ".join(words).lower()
+
+
+def _same_work(key: str, other: str) -> bool:
+    """Two title keys name the same work when equal, or when one (three words or more) begins the other."""
+    short, long = sorted((key, other), key=len)
+    return short == long or (len(short.split()) >= 3 and long.startswith(short + " "))
 
 
 def references_markdown(cited: dict[str, list[str]]) -> str:
-    """The references page: every work the lessons' "Further reading" lists cite, with the lessons citing it."""
-    works: dict[str, dict] = {}
+    """The references page: every work the lessons' "Further reading" lists cite, with the lessons citing it.
+
+    A work cited by several lessons is listed once (its longest citation), with every lesson citing it.
+    """
+    works: list[dict] = []
     for stem, items in cited.items():
         for item in items:
-            work = works.setdefault(reference_key(item), {"text": item, "lessons": []})
+            key = reference_key(item)
+            work = next((w for w in works if _same_work(w["key"], key)), None)
+            if work is None:
+                works.append({"key": key, "text": item, "lessons": [stem]})
+                continue
+            if len(item) > len(work["text"]):
+                work["key"], work["text"] = key, item
             if stem not in work["lessons"]:
                 work["lessons"].append(stem)
     lines = ["# References", "",
              f"The {len(works)} papers, books and data sets that the lessons cite, from their "
              "\"Further reading\" lists; each entry names the lessons that cite it.", ""]
-    for work in sorted(works.values(), key=lambda w: (_first_author_surname(w["text"]), w["text"])):
+    for work in sorted(works, key=lambda w: (_first_author(w["text"]), w["text"])):
         links = ", ".join(f"[{s[:2]}](notebooks/solutions/{s}.ipynb)" for s in work["lessons"])
-        lines.append(f"- {work['text']} (lesson {links})")
+        lines.append(f"- {work['text']} (lesson{'s' if len(work['lessons']) > 1 else ''} {links})")
     return "\n".join(lines) + "\n"
 
 
