@@ -33,6 +33,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from .paths import REPO_ROOT as _REPO_ROOT
+
 __all__ = [
     "DataFile",
     "REGISTRY",
@@ -54,7 +56,6 @@ __all__ = [
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 30
-_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)

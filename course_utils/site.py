@@ -43,7 +43,7 @@ from pathlib import Path
 
 import nbformat
 
-from .runtime import repo_root
+from .paths import repo_root
 
 __all__ = [
     "Lesson",

@@ -163,9 +163,9 @@ def test_readme_pages_link_every_lesson_row():
 
 
 def test_outside_a_clone_the_tool_says_so(monkeypatch, tmp_path, capsys):
-    import course_utils.runtime as runtime
+    import course_utils.paths as paths
 
-    monkeypatch.setattr(runtime, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
     assert site.main(["build"]) == 1
     assert "works on a clone of the course repository" in capsys.readouterr().err
 

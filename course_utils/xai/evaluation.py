@@ -84,7 +84,8 @@ def _as_scores(scores, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"scores must have one value per entry of x {tuple(x.shape)}, got shape {tuple(scores.shape)}.")
     if not torch.isfinite(scores).all():
         raise ValueError("scores must contain only finite values, got NaN or inf.")
-    return scores.reshape(len(x), -1).to(device=x.device, dtype=x.dtype)
+    scores = scores if scores.is_floating_point() else scores.double()
+    return scores.reshape(len(x), -1).to(device=x.device)  # ranked in their own precision
 
 
 def erase_top(x: torch.Tensor, scores, k: int, *, baseline: float = 0.0, positive_only: bool = False) -> torch.Tensor:
