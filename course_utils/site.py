@@ -522,6 +522,11 @@ def build(*, fast: bool | None = None, force: bool = False, jobs: int = 2, out=p
     selected = lessons(root)
     if not selected:
         raise RuntimeError(f"no solution notebook in {root / 'notebooks' / 'solutions'}.")
+    stale = [lesson.stem for lesson in selected if lesson.source.is_file()
+             and solution_blocks(lesson.source)[2] != len(nbformat.read(lesson.solution, as_version=4).cells)]
+    if stale:  # checked before executing: the folding of solutions follows the source's cells
+        raise RuntimeError(f"solution notebooks out of sync with their sources: {', '.join(stale)}; "
+                           "run python -m course_utils.notebooks build.")
     executed = execute_lessons(root, selected, fast=fast, force=force, jobs=jobs, out=out)
     executing = time.perf_counter() - start
     book = write_book(root, executed, fast=fast)
@@ -547,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         build(fast=args.fast, force=args.force, jobs=args.jobs)
-    except RuntimeError as error:
+    except (RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

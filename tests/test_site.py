@@ -170,6 +170,21 @@ def test_outside_a_clone_the_tool_says_so(monkeypatch, tmp_path, capsys):
     assert "works on a clone of the course repository" in capsys.readouterr().err
 
 
+def test_a_notebook_out_of_sync_stops_the_build_before_executing(monkeypatch, tmp_path, capsys):
+    import course_utils.paths as paths
+
+    (tmp_path / "pyproject.toml").write_text('[project.urls]\nRepository = "https://github.com/a/b"\n')
+    (tmp_path / "notebooks" / "src").mkdir(parents=True)
+    (tmp_path / "notebooks" / "solutions").mkdir()
+    (tmp_path / "notebooks" / "src" / "00_a.py").write_text("# %% [markdown]\n# # 00 · A\n\n# %%\nx = 1\n")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 00 · A")]),
+                   tmp_path / "notebooks" / "solutions" / "00_a.ipynb")
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    assert site.main(["build"]) == 1
+    assert "out of sync with their sources: 00_a" in capsys.readouterr().err
+    assert not (tmp_path / "_build").exists()  # nothing was executed
+
+
 # --------------------------------------------------------------------------- the built book
 
 def _built():
