@@ -377,7 +377,7 @@ def test_lesson_page_in_browser(browser, server, lesson):
         folded = page.locator("div.admonition.solution")
         assert folded.count() == sum(len(a) for a in answers.values())
         for i in range(folded.count()):
-            body = folded.nth(i).locator("p").nth(1)  # the first paragraph after the title
+            body = folded.nth(i).locator(":scope > :not(.admonition-title)").first  # the answer's first block
             assert not body.is_visible()
             folded.nth(i).locator("button.toggle-button").click()
             body.wait_for(state="visible")
