@@ -251,8 +251,28 @@ class NotebookContext:
     data_dir: Path
 
 
+def _inline_figures_in_kernel() -> bool:
+    """Switch matplotlib to the inline backend inside a Jupyter kernel; True if it did.
+
+    ``MPLBACKEND=Agg`` in the environment (set for scripts and CI) is inherited by a
+    kernel, where it would draw every figure off screen: an executed notebook would then
+    hold no image at all. In a kernel the notebook is the screen, so the inline backend is
+    the right one whatever the environment says; a terminal IPython or a script is left alone.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    shell.run_line_magic("matplotlib", "inline")
+    return True
+
+
 def setup_notebook(seed: int = 0) -> NotebookContext:
-    """Prepare a lesson: course plot style, seeds, device and fast mode; print one line.
+    """Prepare a lesson: inline figures, course plot style, seeds, device and fast mode; print one line.
+
+    Inside a Jupyter kernel matplotlib is switched to the inline backend, even where
+    ``MPLBACKEND`` asks for another (a notebook executed with ``MPLBACKEND=Agg`` would
+    otherwise store no figure).
 
     Parameters
     ----------
@@ -262,6 +282,7 @@ def setup_notebook(seed: int = 0) -> NotebookContext:
     -------
     NotebookContext
     """
+    _inline_figures_in_kernel()
     plotting.use_course_style()
     rng = seed_everything(seed)
     device = get_device()

@@ -57,3 +57,24 @@ def test_fast_mode_and_pick(monkeypatch, value, expected):
     monkeypatch.setenv("COURSE_FAST", value)
     assert fast_mode() is expected
     assert pick(full=5000, fast=50) == (50 if expected else 5000)
+
+
+def test_setup_notebook_stores_figures_under_agg(monkeypatch):
+    """MPLBACKEND=Agg (CI's setting) must not leave an executed notebook without figures."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("PYTHONPATH", str(root))  # the kernel imports this clone's course_utils
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import matplotlib\nprint(matplotlib.get_backend())"),
+        nbformat.v4.new_code_cell("from course_utils import setup_notebook\nctx = setup_notebook()"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"),
+    ])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    assert notebook.cells[0].outputs[0].text.strip().lower() == "agg"  # the kernel did inherit Agg
+    images = [output for output in notebook.cells[2].outputs if "image/png" in output.get("data", {})]
+    assert len(images) == 1
