@@ -8,12 +8,12 @@ torchattacks is importable (3.3.0 installs cleanly next to the course's stack:
 ``pip install torchattacks==3.3.0``; it is not a dependency of the course), it also prints
 the throughput of its PGD next to ours.
 """
-import time
 
 import torch
 
 from course_utils import data, get_device, load_pretrained
 from course_utils.xai.attacks import pgd
+from timing import best_times
 
 EPS, ALPHA, STEPS = 0.3, 0.01, 20
 
@@ -30,19 +30,6 @@ def bare_passes(model, x, y, steps: int) -> None:
     finally:
         for p in model.parameters():
             p.requires_grad_(True)
-
-
-def best_times(functions: dict, rounds: int = 7) -> dict:
-    """Best wall time of each function over ``rounds`` interleaved rounds (fair under a varying load)."""
-    best = {name: float("inf") for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

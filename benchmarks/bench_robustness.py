@@ -12,7 +12,6 @@ script times, in one run and interleaved (fair under a varying load):
 
 The explainer is saliency on the course's MNIST CNN (the cheapest one, where overhead shows most).
 """
-import time
 
 import torch
 from captum.attr import Saliency
@@ -21,19 +20,9 @@ from captum.metrics import sensitivity_max
 from course_utils import data, load_pretrained
 from course_utils.xai.evaluation import max_sensitivity
 from course_utils.xai.gradients import saliency
+from timing import best_times
 
 N_SAMPLES, RADIUS = 10, 0.02
-
-
-def best_times(functions: dict, rounds: int = 7) -> dict:
-    """Best wall time of each function over ``rounds`` interleaved rounds."""
-    best = {name: float("inf") for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

@@ -15,6 +15,24 @@ def best_of(function: Callable[[], object], repeats: int = 3) -> float:
     return min(times)
 
 
+def best_times(functions: dict, rounds: int = 7) -> dict:
+    """Best wall time of each function over ``rounds`` interleaved rounds (fair under a varying load).
+
+    A CUDA device is synchronised after each call, so GPU work is timed where it finishes.
+    """
+    import torch
+
+    best = {name: float("inf") for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def paired_ratios(a: Callable[[], object], b: Callable[[], object], repeats: int = 5) -> np.ndarray:
     """Wall-time ratios time(b) / time(a), one per pair, run as a b a b ... (after one warm-up pair).
 
