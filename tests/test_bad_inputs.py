@@ -27,6 +27,7 @@ import importlib
 import inspect
 import os
 import pkgutil
+import re
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -298,7 +299,8 @@ SPECS: dict[str, Spec] = {
     "xai.evaluation.pearson_correlation": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:])),
     "xai.evaluation.top_k_intersection": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:], k=2)),
     "xai.evaluation.max_sensitivity": Spec(lambda: dict(explain_fn=_explain, x=images(), n_samples=2, rng=0)),
-    "xai.evaluation.box_iou": Spec(lambda: dict(box_a=(0, 0, 2, 2), box_b=(1, 1, 3, 3))),
+    "xai.evaluation.box_iou": Spec(lambda: dict(box_a=(0, 0, 2, 2), box_b=(1, 1, 3, 3)),
+                                   valid={("box_a", "out-of-range values"), ("box_b", "out-of-range values")}),
     "xai.evaluation.threshold_box": Spec(lambda: dict(heatmap=heatmap())),
     "xai.evaluation.pointing_game": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6))),
     "xai.evaluation.weak_localisation": Spec(lambda: dict(heatmaps=np.stack([heatmap(), heatmap().T]),
@@ -557,8 +559,10 @@ def _defects(name: str, value, n_arrays: int):
             out += [("out-of-range values", array + 99)]
         if array.ndim >= 1 and array.dtype != object:
             out += [("extra dimension", array[None]), ("empty", array[:0])]
-            if len(array) > 1 and n_arrays > 1:
-                out.append(("one row too few", array[:-1]))
+            if array.ndim == 1 and len(array) > 1 and n_arrays > 1:
+                out.append(("one value too few", array[:-1]))
+            elif array.ndim == 2 and array.shape[1] > 1 and n_arrays > 1:
+                out.append(("one column too few", array[:, :-1]))
         return out
     return []
 
@@ -634,7 +638,7 @@ def classify(call: Call) -> tuple[str, str]:
     except (ValueError, TypeError) as err:
         message = str(err)
         names = (call.parameter, *ALIASES.get(call.parameter, ()))
-        if any(n in message for n in names):
+        if any(re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", message) for n in names):
             return "clear", f"{type(err).__name__}: {message}"
         return "unclear", f"{type(err).__name__} not naming {call.parameter}: {message}"
     except Exception as err:  # noqa: BLE001 - an unclear error is what the sweep counts

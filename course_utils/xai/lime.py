@@ -303,7 +303,7 @@ def sample_tabular(x, X_train, n_samples: int, rng=None, *,
     samples : numpy.ndarray, shape (n_samples, d)
         The same samples in the model's input space (row 0 is ``x``).
     """
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     x = check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1] or len(X_train) == 0:
         raise ValueError(f"x must have one value per column of a non-empty X_train {X_train.shape}, got {len(x)} values.")
@@ -384,7 +384,7 @@ def lime_tabular(predict_fn: Callable[[np.ndarray], np.ndarray], x, X_train, *, 
     >>> int(np.flatnonzero(w)[0])
     2
     """
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     x = check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1]:
         raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")

@@ -160,7 +160,7 @@ def exact_shapley(value_fn: Callable[[frozenset], float], n_players: int) -> np.
 
 def _check_instance(x, background) -> tuple[np.ndarray, np.ndarray]:
     x = check_array("x", x, ndim=1)
-    background = check_array("background", background, ndim=2)
+    background = check_array("background", background, ndim=2, nonempty=True)
     if background.shape[1] != x.shape[0] or len(background) == 0:
         raise ValueError(f"background must have shape (n, {x.shape[0]}) with n >= 1 (one column per "
                          f"feature of x), got shape {background.shape}.")
