@@ -639,6 +639,10 @@ def kl_lucb(draw: Callable[[list[int], list[int]], np.ndarray], n, positives, *,
     numpy.ndarray
         Indices of the chosen arms, best first.
     """
+    if not callable(draw):
+        raise TypeError(f"draw must be callable (arms, sizes) -> positives, got {type(draw).__name__}.")
+    epsilon = check_real("epsilon", epsilon, low=0, high=1, low_inclusive=False)
+    delta = check_real("delta", delta, low=0, high=1, low_inclusive=False, high_inclusive=False)
     n_arms = len(n)
     top_n = check_positive_int("top_n", top_n)
     batch_size = check_positive_int("batch_size", batch_size)

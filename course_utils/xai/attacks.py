@@ -41,10 +41,10 @@ __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", 
 # ------------------------------------------------------------------ checks and plumbing
 
 
-def _check_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, name: str = "x") -> tuple[torch.Tensor, torch.Tensor]:
     """Validate (model, images in [0, 1], labels) with the torch layer; the data on the model's device."""
     check_model(model)
-    x = check_input(x, model, unit_range=True)
+    x = check_input(x, model, name=name, unit_range=True)
     if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"y must be an integer torch.Tensor of class labels, got {type(y).__name__}"
                         + (f" of dtype {y.dtype}" if isinstance(y, torch.Tensor) else "") + ".")
@@ -305,7 +305,7 @@ def accuracy_under_attack(model: nn.Module, X: torch.Tensor, y: torch.Tensor, at
     >>> accuracy_under_attack(model, X, y, partial(fgsm, eps=0.0)) == accuracy_under_attack(model, X, y)
     True
     """
-    X, y = _check_inputs(model, X, y)
+    X, y = _check_inputs(model, X, y, name="X")
     batch_size = check_positive_int("batch_size", batch_size)
     if attack is not None and not callable(attack):
         raise TypeError(f"attack must be None or a function attack(model, x, y), got {type(attack).__name__}.")

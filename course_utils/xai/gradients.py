@@ -236,6 +236,11 @@ def path_integral(model: nn.Module, x: torch.Tensor, target, baseline: torch.Ten
         The points in [0, 1] and their weights, shape (steps,) each.
     """
     check_model(model)
+    with evaluating(model):
+        return _path_integral(model, x, target, baseline, alphas, weights, internal_batch_size)
+
+
+def _path_integral(model, x, target, baseline, alphas, weights, internal_batch_size):
     x = check_input(x, model)
     baseline = check_baseline(baseline, x)
     target = check_target(target, len(x), x.device)

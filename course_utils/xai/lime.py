@@ -83,11 +83,11 @@ def _check_rows(name: str, X, *, ndim=2):
     return check_array(name, X, ndim=ndim, nonempty=True)
 
 
-def _check_parzen(X_train, labels, sigma):
-    X_train = _check_rows("X_train", X_train)
-    labels = check_array("labels", labels, ndim=1)
+def _check_parzen(X_train, labels, sigma, names=("X_train", "labels")):
+    X_train = _check_rows(names[0], X_train)
+    labels = check_array(names[1], labels, ndim=1)
     if len(labels) != X_train.shape[0]:
-        raise ValueError(f"labels must have one label per row of X_train ({X_train.shape[0]}), got {len(labels)}.")
+        raise ValueError(f"{names[1]} must have one label per row of {names[0]} ({X_train.shape[0]}), got {len(labels)}.")
     return X_train, labels, check_real("sigma", sigma, low=0, low_inclusive=False)
 
 
@@ -702,8 +702,8 @@ def select_parzen_sigma(X_fit, labels_fit: np.ndarray, X_held_out, labels_held_o
     agreement : dict
         Sigma -> share of held-out rows where the Parzen classifier and the labels agree.
     """
-    X_fit, labels_fit, _ = _check_parzen(X_fit, labels_fit, 1.0)
-    X_held_out, labels_held_out, _ = _check_parzen(X_held_out, labels_held_out, 1.0)
+    X_fit, labels_fit, _ = _check_parzen(X_fit, labels_fit, 1.0, ("X_fit", "labels_fit"))
+    X_held_out, labels_held_out, _ = _check_parzen(X_held_out, labels_held_out, 1.0, ("X_held_out", "labels_held_out"))
     if X_held_out.shape[1] != X_fit.shape[1]:
         raise ValueError(f"X_held_out must have the columns of X_fit ({X_fit.shape[1]}), got {X_held_out.shape[1]}.")
     sigmas = [check_real("sigmas", sigma, low=0, low_inclusive=False) for sigma in sigmas]
