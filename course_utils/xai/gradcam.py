@@ -19,7 +19,7 @@
 
 The library versions are captum's ``LayerGradCam`` (with ``LayerAttribution.interpolate``),
 ``GuidedBackprop``, ``GuidedGradCam`` and ``Saliency``; tests check that these agree.
-Every function goes through the course's torch layer (:mod:`course_utils.xai._torch`):
+Every function goes through the course's torch layer (:mod:`course_utils._torch`):
 the maps are computed in eval mode and the model is left as it was found (hooks removed,
 mode, running statistics and ``requires_grad`` flags restored, no ``.grad`` written).
 """

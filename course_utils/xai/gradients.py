@@ -23,7 +23,6 @@ explanations in eval mode) and parameters' ``.grad`` stay as they were.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch

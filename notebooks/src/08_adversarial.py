@@ -256,7 +256,7 @@ for eps in (0.1, 0.2):
     generator = torch.Generator().manual_seed(0)
     rows[eps] = [attacks.accuracy_under_attack(standard, X_few, y_few, attack) for attack in (
         partial(attacks.fgsm, eps=eps), partial(bim, eps=eps),
-        partial(attacks.pgd, eps=eps, alpha=2.5 * eps / pgd_steps, steps=pgd_steps, generator=generator))]
+        partial(attacks.pgd, eps=eps, alpha=2.5 * eps / pgd_steps, steps=pgd_steps, rng=generator))]
 print(f"standard CNN accuracy on {n_iter} test digits (clean: "
       f"{attacks.accuracy_under_attack(standard, X_few, y_few):.2f})")
 print(f"eps   FGSM   BIM   PGD-{pgd_steps}")
@@ -400,7 +400,7 @@ for key in ("training", "train_minutes", "train_hardware", "test_accuracy", "pgd
 # 0.01 from a random start, $\epsilon = 0.3$):
 
 # %%
-madry_pgd = partial(attacks.pgd, eps=0.3, alpha=0.01, steps=40, generator=torch.Generator().manual_seed(0))
+madry_pgd = partial(attacks.pgd, eps=0.3, alpha=0.01, steps=40, rng=torch.Generator().manual_seed(0))
 madry = {}
 for name, model, n in (("standard", standard, pick(full=1000, fast=25)), ("robust", robust, pick(full=1000, fast=100))):
     madry[name] = (attacks.accuracy_under_attack(model, X_test[:n], y_test[:n]),
@@ -653,8 +653,8 @@ ratios = []
 fig, axes = plt.subplots(2, 6, figsize=(15, 5))
 for row, (name, image, cls) in enumerate((("original", x_orig, true_class), ("adversarial", x_twin, adv_class))):
     image = image.to(device)
-    g_logit = logit_gradient(standard, image, torch.tensor([cls]))[0, 0]
-    g_soft = logit_gradient(with_softmax, image, torch.tensor([cls]))[0, 0]
+    g_logit = saliency(standard, image, cls).cpu()[0, 0]
+    g_soft = saliency(with_softmax, image, cls).cpu()[0, 0]
     cam_soft = LayerGradCam(with_softmax, gradcam_layer(standard)).attribute(image, target=cls, relu_attributions=True)
     cam_soft = LayerAttribution.interpolate(cam_soft, (28, 28), interpolate_mode="bilinear").detach().cpu()[0, 0]
     cam_logit, ig_logit = explain(standard, image, cls)
