@@ -197,6 +197,7 @@ def mnist_canvases(split: str = "test", n: int = 1000, *, rng=0, size: int = 64)
     >>> canvases.images.shape, canvases.boxes[0]      # doctest: +SKIP
     """
     check_in("split", split, ("train", "test"))
+    n, size = check_positive_int("n", n), check_positive_int("size", size)
     rng = as_generator(rng)
     X, y = data.mnist_tensors(split)
     return make_canvases(X, y, n, rng=rng, size=size)

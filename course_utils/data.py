@@ -333,6 +333,10 @@ def mnist_tensors(split: str = "test", n: int | None = None):
     y : torch.Tensor
         Integer labels, shape (n,).
     """
+    _check_split(split, ("train", "test"))
+    if n is not None:
+        from .validation import check_positive_int
+        n = check_positive_int("n", n)
     dataset = mnist(split)
     stop = len(dataset) if n is None else n
     X = dataset.data[:stop].unsqueeze(1).float().div(255.0)

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import canvases, data, models
-from ._torch import evaluating, model_device
+from ._torch import check_input, check_model, check_target, evaluating, model_device
 from .runtime import as_torch_generator, get_device, seed_everything
 from .validation import check_positive_int
 from .xai.attacks import accuracy_under_attack, fgsm, pgd
@@ -35,6 +35,10 @@ __all__ = ["fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mni
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
     """Fraction of ``X`` that ``model`` classifies as ``y`` (argmax of the outputs)."""
+    check_model(model)
+    X = check_input(X, model, name="X")
+    y = check_target(y, len(X), name="y")
+    batch_size = check_positive_int("batch_size", batch_size)
     device = model_device(model)
     correct = 0
     with evaluating(model), torch.inference_mode():

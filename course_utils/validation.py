@@ -18,6 +18,9 @@ __all__ = [
     "check_real",
     "check_in",
     "check_array",
+    "check_callable",
+    "check_tensor",
+    "check_same_length",
 ]
 
 
@@ -103,6 +106,7 @@ def check_array(
     *,
     ndim: int | tuple[int, ...] | None = None,
     dtype: Any = float,
+    nonempty: bool = False,
 ) -> np.ndarray:
     """Convert ``value`` to a numpy array of ``dtype`` and check its number of dimensions.
 
@@ -115,6 +119,9 @@ def check_array(
     """
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)) or (np.dtype(dtype).kind in "biuf" and np.asarray(value).dtype.kind in "USO"
+                                           and any(isinstance(v, (str, bytes)) for v in np.asarray(value).flat)):
+        raise TypeError(f"{name} must be array-like of {np.dtype(dtype).name}, {_got(value)}.")
     try:
         array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as err:
@@ -127,5 +134,58 @@ def check_array(
                 f"{name} must have {want} dimension(s), got shape {array.shape} ({array.ndim} dimensions)."
             )
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must contain only finite values, got NaN or inf.")
+        raise ValueError(f"{name} must contain only finite values, got NaN or inf "
+                         f"in {int((~np.isfinite(array)).sum())} of {array.size} values.")
+    if nonempty and array.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}.")
     return array
+
+
+def check_callable(name: str, value: Any) -> Any:
+    """Return ``value`` if it is callable, else raise a TypeError naming ``name``."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable (a function), {_got(value)}.")
+    return value
+
+
+def check_tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None, nonempty: bool = True,
+                 finite: bool = True):
+    """Return ``value`` if it is a floating-point torch tensor of the given dimensions, finite and non-empty.
+
+    For the tensor building blocks that take no model (the torch layer's ``check_input``
+    checks a model's inputs). Nothing is converted: the caller's tensor is returned.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a floating-point ``torch.Tensor``.
+    ValueError
+        On the wrong number of dimensions, an empty tensor or NaN/inf.
+    """
+    import torch
+
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        kind = f"a {value.dtype} tensor" if isinstance(value, torch.Tensor) else _got(value)
+        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {kind.removeprefix('got ')}.")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if value.ndim not in allowed:
+            want = " or ".join(str(n) for n in allowed)
+            raise ValueError(f"{name} must have {want} dimension(s), got shape {tuple(value.shape)}.")
+    if nonempty and value.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}.")
+    if finite:
+        bad = ~torch.isfinite(value.detach())
+        if bad.any():
+            raise ValueError(f"{name} must contain only finite values, got NaN or inf in {int(bad.sum())} "
+                             f"of {value.numel()} values.")
+    return value
+
+
+def check_same_length(name: str, value: Any, other_name: str, other: Any, *, axis: int = 0) -> None:
+    """Raise a ValueError naming both if ``value`` and ``other`` differ in size along ``axis``."""
+    a, b = np.shape(value), np.shape(other)
+    if len(a) <= axis or len(b) <= axis or a[axis] != b[axis]:
+        what = "one entry per row" if axis == 0 else f"the size of axis {axis}"
+        raise ValueError(f"{name} must have {what} of {other_name} ({b[axis] if len(b) > axis else b}), "
+                         f"got shape {tuple(a)}.")

@@ -163,7 +163,7 @@ def candidate_predicates(x, X_train, categorical: Sequence[int] = ()) -> list[Pr
     >>> candidate_predicates(np.array([40.0, 1.0]), np.column_stack([np.arange(101.0), np.arange(101) % 2]), [1])
     [(0, '>', 25.0), (0, '<=', 50.0), (0, '<=', 75.0), (1, '==', 1.0)]
     """
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     x = _check_instance(x, X_train)
     predicates: list[Predicate] = []
     for j in range(X_train.shape[1]):
@@ -306,7 +306,7 @@ def conditional_sample(x, X_train, rule: Sequence[Predicate], *, n_samples: int,
     >>> bool((Z[:, 0] > 0.5).all())
     True
     """
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     x = _check_instance(x, X_train)
     rule = _check_rule(rule, X_train.shape[1])
     n_samples = check_nonnegative_int("n_samples", n_samples)
@@ -639,6 +639,10 @@ def kl_lucb(draw: Callable[[list[int], list[int]], np.ndarray], n, positives, *,
     numpy.ndarray
         Indices of the chosen arms, best first.
     """
+    if not callable(draw):
+        raise TypeError(f"draw must be callable (arms, sizes) -> positives, got {type(draw).__name__}.")
+    epsilon = check_real("epsilon", epsilon, low=0, high=1, low_inclusive=False)
+    delta = check_real("delta", delta, low=0, high=1, low_inclusive=False, high_inclusive=False)
     n_arms = len(n)
     top_n = check_positive_int("top_n", top_n)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -953,7 +957,7 @@ def anchor_tabular(predict_fn: Callable, x, X_train, *, feature_names: Sequence[
     ((0, 1), True)
     """
     _check_predict_fn(predict_fn)
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     if len(X_train) == 0:
         raise ValueError("X_train must have at least one row, got 0.")
     x = _check_instance(x, X_train)

@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 
 from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
-from ..validation import check_nonnegative_int, check_positive_int, check_real
-from .._torch import check_input, check_model, check_target, evaluating
+from ..validation import check_nonnegative_int, check_positive_int, check_real, check_tensor
+from .._torch import check_input, check_model, check_output, check_target, evaluating
 
 __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", "margin",
            "accuracy_under_attack", "accuracy_vs_eps", "accuracy_robustness_area", "EXERCISES"]
@@ -41,20 +41,34 @@ __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", 
 # ------------------------------------------------------------------ checks and plumbing
 
 
-def _check_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, name: str = "x") -> tuple[torch.Tensor, torch.Tensor]:
     """Validate (model, images in [0, 1], labels) with the torch layer; the data on the model's device."""
     check_model(model)
-    x = check_input(x, model, unit_range=True)
+    x = check_input(x, model, name=name, unit_range=True)
     if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"y must be an integer torch.Tensor of class labels, got {type(y).__name__}"
                         + (f" of dtype {y.dtype}" if isinstance(y, torch.Tensor) else "") + ".")
     return x, check_target(y, len(x), x.device, name="y")
 
 
+def _check_same_shape(name: str, value: torch.Tensor, other_name: str, other: torch.Tensor) -> None:
+    if value.shape != other.shape:
+        raise ValueError(f"{name} must have the shape of {other_name} {tuple(other.shape)}, got {tuple(value.shape)}.")
+
+
+def _check_logits(logits, y) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = check_tensor("logits", logits, ndim=2)
+    y = check_target(y, len(logits), logits.device, name="y")
+    if int(y.min()) < 0 or int(y.max()) >= logits.shape[1]:
+        raise ValueError(f"y must hold labels in [0, {logits.shape[1] - 1}] (logits has {logits.shape[1]} columns), "
+                         f"got values in [{int(y.min())}, {int(y.max())}].")
+    return logits, y
+
+
 def _loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
     """Gradient w.r.t. ``x`` of the loss to *increase*: CE(y) untargeted, -CE(target) targeted."""
     x = x.detach().requires_grad_(True)
-    loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
+    loss = nn.functional.cross_entropy(check_output(model(x), y), y, reduction="sum")
     (grad,) = torch.autograd.grad(-loss if targeted else loss, x)
     return grad
 
@@ -67,6 +81,9 @@ def fgsm_step(x: torch.Tensor, grad: torch.Tensor, step: float) -> torch.Tensor:
 
     The reference solution of exercise 8.1 (Goodfellow et al. 2015, eq. 3).
     """
+    x, grad = check_tensor("x", x), check_tensor("grad", grad)
+    _check_same_shape("grad", grad, "x", x)
+    step = check_real("step", step, low=0)
     return (x + step * grad.sign()).clamp(0.0, 1.0)
 
 
@@ -77,11 +94,15 @@ def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tens
     a box, the Euclidean projection is coordinate-wise clipping, and since ``x`` itself lies
     in [0, 1] the two clippings never contradict each other.
     """
+    x_adv, x = check_tensor("x_adv", x_adv), check_tensor("x", x)
+    _check_same_shape("x_adv", x_adv, "x", x)
+    eps = check_real("eps", eps, low=0)
     return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
 
 
 def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``Z_y - max_{i != y} Z_i`` per row: positive when class ``y`` wins, negative otherwise."""
+    logits, y = _check_logits(logits, y)
     own = logits.gather(1, y[:, None])[:, 0]
     others = logits.scatter(1, y[:, None], float("-inf")).amax(1)
     return own - others
@@ -96,6 +117,12 @@ def cw_objective(x_adv: torch.Tensor, x: torch.Tensor, logits: torch.Tensor, y: 
     ``max_{i != t} Z_i - Z_t`` with ``t = y`` the target (push the target above all others).
     The reference solution of exercise 8.3 (Carlini and Wagner 2017, objective f_6).
     """
+    x_adv, x = check_tensor("x_adv", x_adv, ndim=tuple(range(2, 9))), check_tensor("x", x)
+    _check_same_shape("x_adv", x_adv, "x", x)
+    logits, y = _check_logits(logits, y)
+    if len(logits) != len(x):
+        raise ValueError(f"logits must have one row per example of x ({len(x)}), got shape {tuple(logits.shape)}.")
+    c, kappa = check_real("c", c, low=0), check_real("kappa", kappa, low=0)
     distance = (x_adv - x).flatten(1).pow(2).sum(1)
     m = -margin(logits, y) if targeted else margin(logits, y)
     return distance + c * m.clamp(min=-kappa)
@@ -278,7 +305,7 @@ def accuracy_under_attack(model: nn.Module, X: torch.Tensor, y: torch.Tensor, at
     >>> accuracy_under_attack(model, X, y, partial(fgsm, eps=0.0)) == accuracy_under_attack(model, X, y)
     True
     """
-    X, y = _check_inputs(model, X, y)
+    X, y = _check_inputs(model, X, y, name="X")
     batch_size = check_positive_int("batch_size", batch_size)
     if attack is not None and not callable(attack):
         raise TypeError(f"attack must be None or a function attack(model, x, y), got {type(attack).__name__}.")

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from ..exercises import Exercise, register
-from ..validation import check_array, check_positive_int, check_real
+from ..validation import check_array, check_callable, check_positive_int, check_real, check_tensor
 from .._torch import check_model, evaluating, model_device, model_dtype
 
 __all__ = [
@@ -124,12 +124,29 @@ def mad_distance(x: torch.Tensor, x_cf: torch.Tensor, mad: torch.Tensor) -> torc
     >>> mad_distance(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 2.0]), torch.tensor([0.5, 1.0]))
     tensor(4.)
     """
+    x, x_cf, mad = check_tensor("x", x), check_tensor("x_cf", x_cf), check_tensor("mad", mad, ndim=1)
+    try:
+        torch.broadcast_shapes(x.shape, x_cf.shape)
+    except RuntimeError:
+        raise ValueError(f"x_cf must have the shape of x {tuple(x.shape)} (or broadcast with it), "
+                         f"got {tuple(x_cf.shape)}.") from None
+    if mad.shape != x.shape[-1:]:
+        raise ValueError(f"mad must have one value per feature of x ({x.shape[-1]}), got shape {tuple(mad.shape)}.")
+    if (mad <= 0).any():
+        raise ValueError(f"mad must be positive (a feature's spread), got {float(mad.min()):g}.")
     return (torch.abs(x_cf - x) / mad).sum(dim=-1)
 
 
 def wachter_loss(prediction: torch.Tensor, target: float, x: torch.Tensor, x_cf: torch.Tensor,
                  mad: torch.Tensor, lam: float) -> torch.Tensor:
     """``lam * (prediction - target)**2 + mad_distance(x, x_cf, mad)``: the reference of exercise 6.2."""
+    prediction = check_tensor("prediction", prediction, ndim=(0, 1))
+    target = check_real("target", target)
+    if isinstance(lam, torch.Tensor):
+        if not torch.isfinite(lam).all() or (lam < 0).any():
+            raise ValueError(f"lam must be finite and >= 0, got {lam}.")
+    else:
+        lam = check_real("lam", lam, low=0)
     return lam * (prediction - target) ** 2 + mad_distance(x, x_cf, mad)
 
 
@@ -156,6 +173,10 @@ def lambda_schedule(solve: Callable[[float], tuple], lam_init: float, tol: float
     RuntimeError
         If no lambda tried gives a valid counterfactual.
     """
+    check_callable("solve", solve)
+    lam_init = check_real("lam_init", lam_init, low=0, low_inclusive=False)
+    tol = check_real("tol", tol, low=0)
+    max_rounds = check_positive_int("max_rounds", max_rounds)
     lam, gap = lam_init, float("inf")
     for _ in range(max_rounds):
         x_cf, gap = solve(lam)
@@ -212,7 +233,8 @@ def _check_problem(X, target, mad_, immutable, lower, upper, tol, lam_init, step
     n, d = X.shape
     mad_ = check_array("mad", mad_, ndim=1)
     if mad_.shape != (d,):
-        raise ValueError(f"mad must have one value per feature ({d}), got shape {mad_.shape}.")
+        raise ValueError(f"mad must have one value per feature ({d}), got shape {mad_.shape} "
+                         f"(x has {d} features: check whichever of x and mad is wrong).")
     if not np.all(mad_ > 0):
         bad = np.flatnonzero(~(mad_ > 0)).tolist()
         raise ValueError(f"mad must be positive for every feature, got {mad_[bad].tolist()} at {bad}; "
@@ -417,7 +439,7 @@ def wachter_batch(model: nn.Module, X, *, target: float, mad, immutable: Iterabl
     -------
     CounterfactualBatch
     """
-    X = check_array("X", X, ndim=2)
+    X = check_array("X", X, ndim=2, nonempty=True)
     return _run(model, _check_problem(X, target, mad, immutable, lower, upper, tol, lam_init, steps, lr))
 
 
@@ -477,7 +499,7 @@ def wachter(model: nn.Module, x, *, target: float, mad, immutable: Iterable[int]
     >>> bool(abs(model(torch.tensor(x_cf[None], dtype=torch.float32)).item() - 0.5) <= 0.05), float(x_cf[1])
     (True, 0.0)
     """
-    x = check_array("x", x, ndim=1)
+    x = check_array("x", x, ndim=1, nonempty=True)
     result = wachter_batch(model, x[None], target=target, mad=mad, immutable=immutable, lower=lower,
                            upper=upper, tol=tol, lam_init=lam_init, steps=steps, lr=lr)
     if result.valid[0]:

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..exercises import Exercise, register
-from ..validation import check_positive_int, check_real
+from ..validation import check_positive_int, check_real, check_tensor
 from .._torch import (check_input, check_layer, check_model, check_target, evaluating, model_device, model_dtype,
                      output_gradient, selected_output)
 from .evaluation import box_iou
@@ -172,6 +172,7 @@ def gradcam_weights(gradients: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Shape (N, K).
     """
+    gradients = check_tensor("gradients", gradients, ndim=4)
     return gradients.mean(dim=(2, 3))
 
 
@@ -192,6 +193,14 @@ def gradcam_map(activations: torch.Tensor, weights: torch.Tensor, size: Sequence
     torch.Tensor
         Shape (N, H, W), non-negative.
     """
+    activations = check_tensor("activations", activations, ndim=4)
+    weights = check_tensor("weights", weights, ndim=2)
+    if tuple(weights.shape) != tuple(activations.shape[:2]):
+        raise ValueError(f"weights must have one weight per example and channel of activations "
+                         f"{tuple(activations.shape[:2])}, got shape {tuple(weights.shape)}.")
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
+        raise TypeError(f"size must be (height, width), got {size!r:.40}.")
+    size = tuple(check_positive_int("size", s.item() if hasattr(s, "item") else s) for s in size)
     cam = F.relu((weights[:, :, None, None] * activations).sum(dim=1, keepdim=True))
     return F.interpolate(cam, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)[:, 0]
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..runtime import as_generator, as_torch_generator
-from ..validation import check_in, check_positive_int, check_real
+from ..validation import check_array, check_in, check_positive_int, check_real, check_tensor
 from .._torch import (check_baseline, check_input, check_model, check_output, check_target, evaluating,
                      output_gradient, selected_output)
 
@@ -234,7 +234,21 @@ def path_integral(model: nn.Module, x: torch.Tensor, target, baseline: torch.Ten
     alphas, weights : array-like or torch.Tensor
         The points in [0, 1] and their weights, shape (steps,) each.
     """
+    check_model(model)
+    with evaluating(model):
+        return _path_integral(model, x, target, baseline, alphas, weights, internal_batch_size)
+
+
+def _path_integral(model, x, target, baseline, alphas, weights, internal_batch_size):
+    x = check_input(x, model)
+    baseline = check_baseline(baseline, x)
     target = check_target(target, len(x), x.device)
+    alphas, weights = (check_array(name, t.detach().cpu() if isinstance(t, torch.Tensor) else t, ndim=1, nonempty=True)
+                       for name, t in (("alphas", alphas), ("weights", weights)))
+    if len(alphas) != len(weights):
+        raise ValueError(f"weights must have one weight per alpha ({len(alphas)}), got {len(weights)}.")
+    if internal_batch_size is not None:
+        check_positive_int("internal_batch_size", internal_batch_size)
     alphas, weights = (torch.as_tensor(t).to(dtype=x.dtype, device=x.device) for t in (alphas, weights))
     n, total = len(x), len(x) * len(alphas)
     chunk = total if internal_batch_size is None else internal_batch_size
@@ -308,6 +322,10 @@ def rescale_multiplier(z: torch.Tensor, z_ref: torch.Tensor, eps: float = 1e-10)
     >>> rescale_multiplier(torch.tensor([2.0, -1.0, 3.0, 0.5]), torch.tensor([-2.0, -3.0, 1.0, 0.5]))
     tensor([0.5000, 0.0000, 1.0000, 1.0000])
     """
+    z, z_ref = check_tensor("z", z), check_tensor("z_ref", z_ref)
+    if z.shape != z_ref.shape:
+        raise ValueError(f"z_ref must have the shape of z {tuple(z.shape)}, got {tuple(z_ref.shape)}.")
+    eps = check_real("eps", eps, low=0)
     delta_in = z - z_ref
     delta_out = torch.relu(z) - torch.relu(z_ref)
     usable = delta_in.abs() > eps

@@ -63,6 +63,34 @@ FEATURE_SELECTIONS = ("auto", "forward_selection", "highest_weights")
 # ----------------------------------------------------------------- the surrogate model
 
 
+def _check_regression(Z, y, weights):
+    """(Z, y, weights) of a weighted regression as float arrays of matching lengths, or a clear error."""
+    Z = check_array("Z", Z, ndim=2, nonempty=True)
+    y, weights = check_array("y", y, ndim=1), check_array("weights", weights, ndim=1)
+    if len(y) != len(Z) or len(weights) != len(Z):
+        raise ValueError(f"y and weights must have one value per row of Z ({len(Z)}), "
+                         f"got {len(y)} and {len(weights)}.")
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError("weights must be >= 0 with a positive sum, "
+                         f"got values in [{weights.min():g}, {weights.max():g}].")
+    return Z, y, weights
+
+
+def _check_rows(name: str, X, *, ndim=2):
+    """A dense or scipy.sparse matrix of rows; dense ones go through check_array."""
+    if sp.issparse(X):
+        return X
+    return check_array(name, X, ndim=ndim, nonempty=True)
+
+
+def _check_parzen(X_train, labels, sigma, names=("X_train", "labels")):
+    X_train = _check_rows(names[0], X_train)
+    labels = check_array(names[1], labels, ndim=1)
+    if len(labels) != X_train.shape[0]:
+        raise ValueError(f"{names[1]} must have one label per row of {names[0]} ({X_train.shape[0]}), got {len(labels)}.")
+    return X_train, labels, check_real("sigma", sigma, low=0, low_inclusive=False)
+
+
 def kernel(distances, kernel_width: float) -> np.ndarray:
     """The proximity kernel of the paper, ``pi_x(z) = exp(-D(x, z)^2 / kernel_width^2)``.
 
@@ -83,7 +111,8 @@ def kernel(distances, kernel_width: float) -> np.ndarray:
     >>> kernel(np.array([0.0, 1.0]), 1.0).round(4)
     array([1.    , 0.3679])
     """
-    distances = np.asarray(distances, dtype=float)
+    distances = check_array("distances", distances)
+    kernel_width = check_real("kernel_width", kernel_width, low=0, low_inclusive=False)
     return np.exp(-distances ** 2 / kernel_width ** 2)
 
 
@@ -108,6 +137,8 @@ def weighted_ridge(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, alpha: flo
     intercept : float
     coef : numpy.ndarray, shape (k,)
     """
+    Z, y, weights = _check_regression(Z, y, weights)
+    alpha = check_real("alpha", alpha, low=0)
     mean_z = np.average(Z, axis=0, weights=weights)
     mean_y = np.average(y, weights=weights)
     centred = Z - mean_z
@@ -140,6 +171,8 @@ def forward_selection(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, n_featu
     numpy.ndarray
         Column indices, in the order they were chosen.
     """
+    Z, y, weights = _check_regression(Z, y, weights)
+    n_features = check_positive_int("n_features", n_features)
     gram, cross = _weighted_statistics(Z, y, weights)
     variance = np.diag(gram).copy()
     chosen: list[int] = []
@@ -170,6 +203,7 @@ def select_features(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, n_feature
         selection for ``n_features <= 6``, highest weights above.
     """
     check_in("method", method, FEATURE_SELECTIONS)
+    Z, y, weights = _check_regression(Z, y, weights)
     n_features = min(check_positive_int("n_features", n_features), Z.shape[1])
     if method == "auto":
         method = "forward_selection" if n_features <= 6 else "highest_weights"
@@ -203,6 +237,7 @@ def fit_sparse_surrogate(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, n_fe
         well it mimics the model locally); ``n_evaluations``: ``len(Z)``.
     """
     check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
+    Z, y, weights = _check_regression(Z, y, weights)
     used = select_features(Z, y, weights, n_features, feature_selection)
     intercept, coef = weighted_ridge(Z[:, used], y, weights, alpha)
     full = np.zeros(Z.shape[1])
@@ -303,7 +338,7 @@ def sample_tabular(x, X_train, n_samples: int, rng=None, *,
     samples : numpy.ndarray, shape (n_samples, d)
         The same samples in the model's input space (row 0 is ``x``).
     """
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     x = check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1] or len(X_train) == 0:
         raise ValueError(f"x must have one value per column of a non-empty X_train {X_train.shape}, got {len(x)} values.")
@@ -384,7 +419,7 @@ def lime_tabular(predict_fn: Callable[[np.ndarray], np.ndarray], x, X_train, *, 
     >>> int(np.flatnonzero(w)[0])
     2
     """
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     x = check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1]:
         raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
@@ -414,7 +449,15 @@ def tabular_feature_names(x, X_train, feature_names: Sequence[str], *, categoric
     quartile of ``x`` such as ``"28.00 < age <= 37.00"`` for a discretised one, the plain name
     otherwise.
     """
-    x, X_train = np.asarray(x, dtype=float), np.asarray(X_train, dtype=float)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
+    x = check_array("x", x, ndim=1)
+    if len(x) != X_train.shape[1]:
+        raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
+    if isinstance(feature_names, str) or not all(isinstance(n, str) for n in feature_names):
+        raise TypeError(f"feature_names must be a list of strings, one per column, got {feature_names!r:.60}.")
+    if len(feature_names) != X_train.shape[1]:
+        raise ValueError(f"feature_names must name every column of X_train ({X_train.shape[1]}), "
+                         f"got {len(feature_names)} names.")
     names = []
     for j, name in enumerate(feature_names):
         if j in categorical_features:
@@ -635,6 +678,10 @@ def parzen_proba(X_train, labels: np.ndarray, X, sigma: float) -> np.ndarray:
     -------
     numpy.ndarray of shape (m,), or a float for a single row.
     """
+    X_train, labels, sigma = _check_parzen(X_train, labels, sigma)
+    X = _check_rows("X", X, ndim=(1, 2))
+    if X.shape[-1] != X_train.shape[1]:
+        raise ValueError(f"X must have the columns of X_train ({X_train.shape[1]}), got shape {X.shape}.")
     single = not hasattr(X, "toarray") and np.ndim(X) == 1
     queries = np.atleast_2d(np.asarray(X, dtype=float)) if not hasattr(X, "toarray") else X
     k = _parzen_kernel(X_train, queries, sigma)
@@ -655,6 +702,13 @@ def select_parzen_sigma(X_fit, labels_fit: np.ndarray, X_held_out, labels_held_o
     agreement : dict
         Sigma -> share of held-out rows where the Parzen classifier and the labels agree.
     """
+    X_fit, labels_fit, _ = _check_parzen(X_fit, labels_fit, 1.0, ("X_fit", "labels_fit"))
+    X_held_out, labels_held_out, _ = _check_parzen(X_held_out, labels_held_out, 1.0, ("X_held_out", "labels_held_out"))
+    if X_held_out.shape[1] != X_fit.shape[1]:
+        raise ValueError(f"X_held_out must have the columns of X_fit ({X_fit.shape[1]}), got {X_held_out.shape[1]}.")
+    sigmas = [check_real("sigmas", sigma, low=0, low_inclusive=False) for sigma in sigmas]
+    if not sigmas:
+        raise ValueError("sigmas must hold at least one width, got none.")
     squared = _parzen_weights(X_fit, X_held_out)
     positive = np.asarray(labels_fit) == 1
     agreement = {}
@@ -672,7 +726,13 @@ def parzen_gradient(X_train, labels: np.ndarray, x: np.ndarray, sigma: float, fe
     ``dp/dx = [sum_i k_i (X_i - x) (1[y_i = 1] - p)] / (sigma^2 sum_i k_i)``: the "Parzen"
     explanation of the paper ranks features by it.
     """
-    x = np.asarray(x, dtype=float)
+    X_train, labels, sigma = _check_parzen(X_train, labels, sigma)
+    x = check_array("x", x, ndim=1)
+    if len(x) != X_train.shape[1]:
+        raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
+    features = check_array("features", features, ndim=1, dtype=int)
+    if len(features) and (features.min() < -len(x) or features.max() >= len(x)):
+        raise ValueError(f"features must be column indices in [0, {len(x) - 1}], got {features.tolist()}.")
     k = _parzen_kernel(X_train, x[None], sigma)[0]
     ones = (np.asarray(labels) == 1).astype(float)
     p = (k * ones).sum() / k.sum()

@@ -82,7 +82,7 @@ def permutation_importance(predict_fn: Callable, X, y, *, n_permutations: int = 
 
 def nearest_neighbours(X_train: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` rows of ``X_train`` closest to ``x`` (Euclidean), nearest first (exercise 1.2)."""
-    X_train, x = check_array("X_train", X_train, ndim=2), check_array("x", x, ndim=1)
+    X_train, x = check_array("X_train", X_train, ndim=2, nonempty=True), check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1]:
         raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
     k = check_positive_int("k", k)

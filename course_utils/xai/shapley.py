@@ -160,7 +160,7 @@ def exact_shapley(value_fn: Callable[[frozenset], float], n_players: int) -> np.
 
 def _check_instance(x, background) -> tuple[np.ndarray, np.ndarray]:
     x = check_array("x", x, ndim=1)
-    background = check_array("background", background, ndim=2)
+    background = check_array("background", background, ndim=2, nonempty=True)
     if background.shape[1] != x.shape[0] or len(background) == 0:
         raise ValueError(f"background must have shape (n, {x.shape[0]}) with n >= 1 (one column per "
                          f"feature of x), got shape {background.shape}.")
@@ -457,8 +457,13 @@ def constrained_wls(Z, y, weights, total: float) -> np.ndarray:
     >>> constrained_wls(Z, [1.0, 2.0], [1.0, 1.0], 3.0).round(6).tolist()
     [1.0, 2.0]
     """
-    Z = np.asarray(Z, dtype=float)
-    y, weights = np.asarray(y, dtype=float), np.asarray(weights, dtype=float)
+    Z = check_array("Z", Z, ndim=2, nonempty=True)
+    y, weights = check_array("y", y, ndim=1), check_array("weights", weights, ndim=1)
+    if len(y) != len(Z) or len(weights) != len(Z):
+        raise ValueError(f"y and weights must have one value per row of Z ({len(Z)}), got {len(y)} and {len(weights)}.")
+    if (weights < 0).any():
+        raise ValueError(f"weights must be >= 0, got {weights.min():g}.")
+    total = check_real("total", total)
     X = Z[:, :-1] - Z[:, -1:]
     target = y - Z[:, -1] * total
     root = np.sqrt(weights)
