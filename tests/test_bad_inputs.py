@@ -86,6 +86,14 @@ SKIPPED = {
     "data.imagenet_labels": "takes no argument",
     "data.mirror_folder": "takes no argument",
     "data.check_data_available": "takes no argument",
+    "models.mnist_cnn_gradreg": "takes no argument",
+    "train.train_mnist_cnn_gradreg": "trains for minutes on MNIST (see test_training_arguments)",
+    "xai.methods.course_methods": "builds the explain functions only (every argument is a budget passed on to a "
+                                  "method the sweep calls directly)",
+    **{f"site.{name}": "the site builder, a repository tool (tests/test_site.py)" for name in (
+        "build", "execute_lessons", "execution_key", "fold_answers", "further_reading", "lessons",
+        "library_fingerprint", "main", "page_notebook", "readme_pages", "reference_key", "references_markdown",
+        "solution_blocks", "static_widget_outputs", "write_book")},
     # the checks themselves: their first argument is the name printed in messages
     "validation.check_positive_int": "a check: its messages name its `name` argument (tested in test_validation)",
     "validation.check_nonnegative_int": "a check (tested in test_validation)",
@@ -341,6 +349,25 @@ SPECS: dict[str, Spec] = {
     "xai.gradcam.guided_gradcam": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
     "xai.gradcam.heatmaps": Spec(lambda: _with_layer(dict(x=images(), target=labels(), batch_size=2))),
     # ---------------------------------------------------------------- gradients
+    # lesson 09: robustness of explanations
+    "xai.robustness.centre_of_mass": Spec(lambda: dict(saliency_map=images().abs())),
+    # a training loss: computed in the mode the trainer set (input_gradient_penalty is its eval-mode form)
+    "xai.robustness.cross_entropy_and_penalty": Spec(lambda: dict(model=M(), x=images(), y=labels()), no_train_mode=True),
+    "xai.robustness.input_gradient_penalty": Spec(lambda: dict(model=M(), x=images(), y=labels())),
+    "xai.robustness.lipschitz_penalty": Spec(lambda: dict(model=M(), x=images(), y=labels(), eps=0.1, rng=0)),
+    "xai.robustness.explanation_shift": Spec(lambda: dict(model_a=M(), model_b=image_model().train().eval(),
+                                                         X=images(), target=labels(), n_points=3)),
+    "xai.robustness.fragility_attack": Spec(lambda: dict(model=M(), x=images(), target=labels(), eps=0.05, steps=2,
+                                                        k=4, rng=0)),
+    "xai.robustness.softplus_surrogate": Spec(lambda: dict(model=M(), beta=10.0)),
+    "xai.robustness.topk_objective": Spec(lambda: dict(saliency_map=images().abs(),
+                                                      top_mask=images() > 0.5)),
+    "xai.robustness.fine_tune": Spec(lambda: dict(model=M(), X=images(), y=labels(), epochs=1.0, batch_size=2, rng=0),
+                                     no_train_mode=True),
+    "xai.evaluation.max_relative_change": Spec(lambda: dict(reference=images(), perturbed=torch.stack([images()] * 2))),
+    "xai.evaluation.evaluate_explanations": Spec(lambda: dict(
+        explain_fn=_explain_model, model=M(), x=images(), target=labels(), n_steps=2, n_infidelity=2, n_sensitivity=1, rng=0)),
+    "xai.methods.cell_masks": Spec(lambda: dict(masks=np.eye(4), size=(6, 6), cell_size=3)),
     "xai.gradients.saliency": Spec(lambda: dict(model=M(), x=images(), target=labels())),
     "xai.gradients.input_x_gradient": Spec(lambda: dict(model=M(), x=images(), target=labels())),
     "xai.gradients.integrated_gradients": Spec(lambda: dict(model=M(), x=images(), target=labels(), steps=4)),
@@ -429,6 +456,11 @@ def _fgsm(model, x, y):
 def _fgsm_eps(model, x, y, eps):
     from course_utils.xai.attacks import fgsm
     return fgsm(model, x, y, eps=eps)
+
+
+def _explain_model(model, batch, target):
+    from course_utils.xai.gradients import saliency
+    return saliency(model, batch, target)
 
 
 def _explain(batch):

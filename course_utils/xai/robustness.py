@@ -27,6 +27,7 @@ from torch import nn
 from .._torch import (
     check_input,
     check_model,
+    check_output,
     check_target,
     evaluating,
     output_gradient,
@@ -79,8 +80,11 @@ def cross_entropy_and_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor
     (torch.Tensor, torch.Tensor)
         Two scalars, both differentiable with respect to the parameters.
     """
-    x = x.detach().requires_grad_(True)
-    losses = nn.functional.cross_entropy(model(x), y, reduction="none")
+    check_model(model)
+    x = check_input(x, model)
+    y = check_target(y, len(x), x.device, name="y")
+    x = x.requires_grad_(True)
+    losses = nn.functional.cross_entropy(check_output(model(x), y), y, reduction="none")
     (grad,) = torch.autograd.grad(losses.sum(), x, create_graph=True)
     return losses.mean(), grad.flatten(1).pow(2).sum(dim=1).mean()
 
