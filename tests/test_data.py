@@ -1,5 +1,6 @@
 """course_utils.data: the registry, verified and atomic fetch, mirror handling, loaders."""
 import hashlib
+import os
 import http.server
 import threading
 import urllib.error
@@ -176,3 +177,49 @@ def test_test_table_encoded_with_training_codes():
     assert "Holand-Netherlands" not in set(test.frame.native_country)  # why a separate encoding would shift codes
     with pytest.raises(ValueError, match="native_country"):
         test.encoded({**categories, country: ["United-States"]})
+
+
+def test_a_relative_mirror_is_resolved_against_the_working_folder_then_the_clone(tmp_path, monkeypatch):
+    (tmp_path / "mirror").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COURSE_DATA_MIRROR", "mirror")
+    assert data.mirror_folder() == (tmp_path / "mirror").resolve()
+    monkeypatch.setenv("COURSE_DATA_MIRROR", "notebooks")  # not here, but a folder of the clone (a kernel's cwd)
+    assert data.mirror_folder() == (data._REPO_ROOT / "notebooks").resolve()
+    monkeypatch.setenv("COURSE_DATA_MIRROR", "../no/such/folder")
+    with pytest.raises(data.DataUnavailableError, match="is a relative path.*Set it to an absolute path"):
+        data.mirror_folder()
+    monkeypatch.setenv("COURSE_DATA_MIRROR", "https://example.org/data")
+    assert data.mirror_folder() is None  # a URL is not a folder
+
+
+def test_missing_data_gives_one_clear_message(tmp_path, monkeypatch, empty_cache):
+    import urllib.request
+
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path))  # an empty folder
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(data.DataUnavailableError, match="(?s)The course.s data cannot be reached.*Set COURSE_DATA_MIRROR"):
+        data.check_data_available()
+
+
+def test_the_test_session_stops_with_that_message_when_data_is_missing(tmp_path):
+    import subprocess
+    import sys
+
+    root = data._REPO_ROOT
+    env = {**os.environ, "COURSE_DATA_MIRROR": str(tmp_path / "empty"), "COURSE_DATA_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(root)}
+    (tmp_path / "empty").mkdir()
+    # an offline machine: sitecustomize makes every download fail at once
+    (tmp_path / "offline").mkdir()
+    (tmp_path / "offline" / "sitecustomize.py").write_text(
+        "import urllib.request\n"
+        "def _offline(*a, **k):\n    raise OSError('offline')\n"
+        "urllib.request.urlopen = _offline\n")
+    env["PYTHONPATH"] = f"{tmp_path / 'offline'}{os.pathsep}{root}"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-o", "addopts=",
+                             "tests/test_validation.py"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.stdout.count("The course's data cannot be reached") + result.stderr.count(
+        "The course's data cannot be reached") == 1
+    assert "COURSE_DATA_MIRROR" in result.stdout + result.stderr and "passed" not in result.stdout
