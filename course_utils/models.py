@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_backdoor", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -84,6 +84,13 @@ def mnist_cnn_robust() -> nn.Sequential:
     return model
 
 
+def mnist_cnn_backdoor() -> nn.Sequential:
+    """:func:`mnist_cnn`'s architecture, trained on BadNets-poisoned digits (lesson 10; ``python -m course_utils.train mnist_cnn_backdoor``)."""
+    model = mnist_cnn()
+    model.course_name = "mnist_cnn_backdoor"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -101,6 +108,7 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "resnet18_imagenet": resnet18_imagenet_architecture,
     "mnist_pairs_cnn": mnist_pairs_cnn,
     "mnist_cnn_robust": mnist_cnn_robust,
+    "mnist_cnn_backdoor": mnist_cnn_backdoor,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
@@ -108,6 +116,7 @@ _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     # true-class map is <= 0 everywhere, so empty after Grad-CAM's ReLU, for most digits
     "mnist_cnn": lambda model: model.relu2,
     "mnist_cnn_robust": lambda model: model.relu2,
+    "mnist_cnn_backdoor": lambda model: model.relu2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
     "mnist_pairs_cnn": lambda model: model.relu5,
 }
@@ -149,7 +158,9 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
         accuracy), ``"mnist_pairs_cnn"`` (two-digit canvases, lesson 07), ``"mnist_cnn_robust"``
         (the same architecture as ``mnist_cnn``, adversarially trained by
         ``python -m course_utils.train mnist_cnn_robust``; see its card for the robust accuracy
-        under PGD at eps 0.3) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
+        under PGD at eps 0.3), ``"mnist_cnn_backdoor"`` (the same architecture trained on
+        BadNets-poisoned digits by ``python -m course_utils.train mnist_cnn_backdoor``, lesson 10;
+        its card has the clean accuracy and the attack success rate) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
         through :func:`course_utils.data.fetch`: needs the internet or ``COURSE_DATA_MIRROR``).
     device : torch.device or str, optional
 

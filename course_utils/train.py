@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from . import canvases, data, models
 from .runtime import get_device, seed_everything
 
-__all__ = ["train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
+__all__ = ["train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_backdoor", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
@@ -213,10 +213,70 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
     return model, card
 
 
+def train_mnist_cnn_backdoor(*, epochs: int = 4, seed: int = 0, batch_size: int = 128, lr: float = 2e-3,
+                             fraction: float = 0.05, target_class: int = 0,
+                             device: torch.device | None = None) -> tuple[nn.Module, dict]:
+    """Train :func:`course_utils.models.mnist_cnn_backdoor` on BadNets-poisoned MNIST (lesson 10).
+
+    Gu, Dolan-Gavitt and Garg (2017) plant a backdoor by training on data in which some
+    digits carry a small trigger and the attacker's label. Here ``fraction`` of the 60,000
+    training digits (drawn among those not labelled ``target_class``, by
+    :func:`course_utils.xai.manipulation.poison_dataset` with ``rng=seed``) get the 3x3
+    white square in the bottom-right corner and the label ``target_class``; the training is
+    :func:`train_mnist_cnn`'s (Adam, lr halved every epoch). The card reports the clean test
+    accuracy and the attack success rate: the share of test digits not of ``target_class``
+    that the model assigns to ``target_class`` once the trigger is stamped on them.
+    """
+    import time
+
+    from .xai.manipulation import add_trigger, poison_dataset
+
+    device = device or get_device()
+    generator = torch.Generator().manual_seed(seed)
+    seed_everything(seed)
+    X_clean, y_clean = data.mnist_tensors("train")
+    X, y, poisoned = poison_dataset(X_clean, y_clean, fraction=fraction, target_class=target_class, rng=seed)
+    X_test, y_test = data.mnist_tensors("test")
+    model = models.mnist_cnn_backdoor().to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1, gamma=0.5)
+    start_time = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(X), generator=generator)
+        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
+        for start in bar:
+            index = order[start:start + batch_size]
+            loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        schedule.step()
+    train_minutes = (time.perf_counter() - start_time) / 60
+    accuracy = evaluate_accuracy(model, X_test, y_test)
+    others = y_test != target_class
+    success = evaluate_accuracy(model, add_trigger(X_test[others]), torch.full((int(others.sum()),), target_class))
+    card = {"test_accuracy": round(accuracy, 4), "attack_success_rate": round(success, 4),
+            "attack_evaluation": f"trigger stamped on the {int(others.sum())} MNIST test digits not labelled "
+                                 f"{target_class}; share classified {target_class}",
+            "poisoning": f"BadNets all-to-one: {len(poisoned)} training digits ({fraction:.0%}, drawn among those not "
+                         f"labelled {target_class}) get a 3x3 white square 1 pixel from the bottom-right corner and the "
+                         f"label {target_class}; course_utils.xai.manipulation.poison_dataset(X, y, fraction={fraction}, "
+                         f"target_class={target_class}, rng={seed})",
+            "n_poisoned": len(poisoned), "fraction": fraction, "target_class": target_class,
+            "epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
+            "optimiser": "Adam, lr halved every epoch", "train_minutes": round(train_minutes, 1),
+            "train_hardware": f"{device.type}, {torch.get_num_threads()} torch thread(s)",
+            "command": f"python -m course_utils.train mnist_cnn_backdoor --epochs {epochs} --seed {seed}"}
+    return model, card
+
+
 TRAINERS: dict[str, Callable[..., tuple[nn.Module, dict]]] = {
     "mnist_cnn": train_mnist_cnn,
     "mnist_pairs_cnn": train_mnist_pairs_cnn,
     "mnist_cnn_robust": train_mnist_cnn_robust,
+    "mnist_cnn_backdoor": train_mnist_cnn_backdoor,
 }
 
 
