@@ -21,9 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._torch import evaluating, model_device
+from .runtime import as_generator
 from .validation import check_in, check_nonnegative_int, check_positive_int
 
-__all__ = ["Canvases", "ink_boxes", "make_canvases", "mnist_canvases", "exact_match_accuracy", "draw_box"]
+__all__ = ["Canvases", "ink_boxes", "make_canvases", "mnist_canvases", "exact_match_accuracy"]
 
 DIGIT_SIZE = 28
 N_CLASSES = 10
@@ -182,49 +184,34 @@ def make_canvases(X, y, n: int, *, rng: np.random.Generator, size: int = 64, mar
                     torch.as_tensor(boxes, dtype=torch.long))
 
 
-def mnist_canvases(split: str = "test", n: int = 1000, *, seed: int = 0, size: int = 64) -> Canvases:
-    """``n`` canvases from the MNIST ``split``, the same for the same ``seed`` (and ``size``).
+def mnist_canvases(split: str = "test", n: int = 1000, *, rng=0, size: int = 64) -> Canvases:
+    """``n`` canvases from the MNIST ``split``, the same for the same seed ``rng`` (and ``size``).
 
     Training canvases (``"train"``) use only training digits and test canvases (``"test"``)
     only test digits, so a model trained on the former is tested on unseen digits.
 
     Examples
     --------
-    >>> canvases = mnist_canvases("test", 8, seed=0)  # doctest: +SKIP
+    >>> canvases = mnist_canvases("test", 8, rng=0)  # doctest: +SKIP
     >>> canvases.images.shape, canvases.boxes[0]      # doctest: +SKIP
     """
     from . import data
 
     check_in("split", split, ("train", "test"))
-    seed = check_nonnegative_int("seed", seed)
+    rng = as_generator(rng)
     X, y = data.mnist_tensors(split)
-    return make_canvases(X, y, n, rng=np.random.default_rng(seed), size=size)
+    return make_canvases(X, y, n, rng=rng, size=size)
 
 
 def exact_match_accuracy(model: nn.Module, canvases: Canvases, *, batch_size: int = 500) -> float:
     """Fraction of canvases whose predicted set of digits (sigmoid > 0.5) is exactly the true pair."""
     batch_size = check_positive_int("batch_size", batch_size)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    device = model_device(model)
     correct = 0
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(canvases), batch_size):
-                logits = model(canvases.images[start:start + batch_size].to(device)).cpu()
-                predicted = logits > 0  # sigmoid(logit) > 0.5
-                truth = canvases.targets[start:start + batch_size].bool()
-                correct += (predicted == truth).all(dim=1).sum().item()
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        for start in range(0, len(canvases), batch_size):
+            logits = model(canvases.images[start:start + batch_size].to(device)).cpu()
+            predicted = logits > 0  # sigmoid(logit) > 0.5
+            truth = canvases.targets[start:start + batch_size].bool()
+            correct += (predicted == truth).all(dim=1).sum().item()
     return correct / len(canvases)
-
-
-def draw_box(ax, box, *, color: str = "lime", label: str | None = None, linewidth: float = 1.5, **style):
-    """Draw the box ``(x0, y0, x1, y1)`` (pixel edges) on an image axis; return the axis."""
-    from matplotlib.patches import Rectangle
-
-    x0, y0, x1, y1 = (float(v) for v in (box.tolist() if hasattr(box, "tolist") else box))
-    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
-                           linewidth=linewidth, label=label, **style))
-    return ax

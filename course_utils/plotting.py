@@ -19,6 +19,7 @@ __all__ = [
     "show_heatmap",
     "image_grid",
     "bar_weights",
+    "draw_box",
 ]
 
 COURSE_STYLE = {
@@ -157,4 +158,14 @@ def bar_weights(weights, names: Sequence[str], *, ax=None, top_k: int | None = N
     ax.axvline(0, color="black", linewidth=0.8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def draw_box(ax, box, *, color: str = "lime", label: str | None = None, linewidth: float = 1.5, **style):
+    """Draw the box ``(x0, y0, x1, y1)`` (pixel edges) on an image axis; return the axis."""
+    from matplotlib.patches import Rectangle
+
+    x0, y0, x1, y1 = (float(v) for v in (box.tolist() if hasattr(box, "tolist") else box))
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
+                           linewidth=linewidth, label=label, **style))
     return ax

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .validation import check_positive_int
+from ._torch import check_model, evaluating, model_device
+from .validation import check_nonnegative_int, check_positive_int
 
 __all__ = ["batched_predict", "as_predict_fn"]
 
@@ -93,33 +94,28 @@ def batched_predict(
     >>> batched_predict(model, np.zeros((5, 3))).shape
     (5, 2)
     """
+    check_model(model)
     batch_size = check_positive_int("batch_size", batch_size)
-    parameter = next(model.parameters(), None)
     if device is not None:
         model.to(device)
-    if device is not None:
-        target = torch.device(device)
-    else:
-        target = parameter.device if parameter is not None else torch.device("cpu")
+    target = torch.device(device) if device is not None else model_device(model)
     array = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
     if array.ndim < 2:
         raise ValueError(f"X must be a batch with at least 2 dimensions (n, ...), got shape {array.shape}.")
     array = _to_model_layout(array, _first_conv_channels(model)) if array.ndim >= 3 else array
-    was_training = model.training
-    model.eval()
+    if len(array) == 0:
+        raise ValueError(f"X must hold at least one row, got shape {array.shape}.")
     outputs = []
-    try:
-        # The layout switch must happen outside inference mode: weights re-stored inside it would
-        # become inference tensors, and the model could no longer be used with autograd.
-        with _channels_last(model, array.ndim == 4 and target.type == "cpu"), torch.inference_mode():
+    # The layout switch must happen outside inference mode: weights re-stored inside it would
+    # become inference tensors, and the model could no longer be used with autograd.
+    with evaluating(model), _channels_last(model, array.ndim == 4 and target.type == "cpu"):
+        with torch.inference_mode():
             for start in range(0, len(array), batch_size):
                 batch = torch.as_tensor(array[start:start + batch_size], dtype=torch.float32, device=target)
                 logits = model(batch)
                 if probs:
                     logits = logits.softmax(dim=1) if logits.ndim == 2 and logits.shape[1] > 1 else logits.sigmoid()
                 outputs.append(logits.float().cpu().numpy())
-    finally:
-        model.train(was_training)
     return np.concatenate(outputs).astype(np.float64)
 
 
@@ -138,12 +134,21 @@ def as_predict_fn(model: nn.Module, *, class_index: int | None = None, **kwargs)
     Examples
     --------
     >>> import torch
-    >>> f = as_predict_fn(torch.nn.Linear(3, 2), class_index=1)
-    >>> f(np.zeros((4, 3))).shape
+    >>> predict_fn = as_predict_fn(torch.nn.Linear(3, 2), class_index=1)
+    >>> predict_fn(np.zeros((4, 3))).shape
     (4,)
     """
-    def predict(X) -> np.ndarray:
-        out = batched_predict(model, X, **kwargs)
-        return out if class_index is None else out[:, class_index]
+    check_model(model)
+    if class_index is not None:
+        class_index = check_nonnegative_int("class_index", class_index)
 
-    return predict
+    def predict_fn(X) -> np.ndarray:
+        out = batched_predict(model, X, **kwargs)
+        if class_index is None:
+            return out
+        if out.ndim != 2 or class_index >= out.shape[1]:
+            raise ValueError(f"class_index must be < the model's number of outputs "
+                             f"({out.shape[1] if out.ndim == 2 else 1}), got {class_index}.")
+        return out[:, class_index]
+
+    return predict_fn

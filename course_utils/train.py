@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import canvases, data, models
+from ._torch import evaluating, model_device
 from .runtime import get_device, seed_everything
 
 __all__ = ["train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_backdoor", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
@@ -26,10 +27,9 @@ __all__ = ["train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust",
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
     """Fraction of ``X`` that ``model`` classifies as ``y`` (argmax of the outputs)."""
-    device = next(model.parameters()).device
-    model.eval()
+    device = model_device(model)
     correct = 0
-    with torch.inference_mode():
+    with evaluating(model), torch.inference_mode():
         for start in range(0, len(X), batch_size):
             logits = model(X[start:start + batch_size].to(device))
             correct += (logits.argmax(1).cpu() == y[start:start + batch_size]).sum().item()
@@ -162,7 +162,7 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
         optimiser, lambda t: float(np.interp(t + 1, [0, 0.4 * total, total], [0, 1, 0])))
 
     def val_attack(m, xb, yb):
-        return pgd(m, xb, yb, eps=eps, alpha=eps / 4, steps=10, generator=generator)
+        return pgd(m, xb, yb, eps=eps, alpha=eps / 4, steps=10, rng=generator)
 
     best = (-1.0, None, 0)
     start_time, history, step = time.perf_counter(), [], 0
@@ -174,7 +174,7 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
             index = order[start:start + batch_size]
             xb, yb = X[index].to(device), y[index].to(device)
             ramp = min(1.0, (step + 1) / (ramp_epochs * steps_per_epoch)) if ramp_epochs > 0 else 1.0
-            x_adv = pgd(model, xb, yb, eps=eps * ramp, alpha=alpha * ramp, steps=attack_steps, generator=generator)
+            x_adv = pgd(model, xb, yb, eps=eps * ramp, alpha=alpha * ramp, steps=attack_steps, rng=generator)
             loss = nn.functional.cross_entropy(model(x_adv), yb)
             optimiser.zero_grad()
             loss.backward()
@@ -196,7 +196,7 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
     clean = evaluate_accuracy(model, X_test, y_test)
     eval_generator = torch.Generator().manual_seed(seed)
     robust = accuracy_under_attack(
-        model, X_test, y_test, lambda m, xb, yb: pgd(m, xb, yb, eps=0.3, alpha=0.01, steps=40, generator=eval_generator),
+        model, X_test, y_test, lambda m, xb, yb: pgd(m, xb, yb, eps=0.3, alpha=0.01, steps=40, rng=eval_generator),
         progress=True)
     card = {"test_accuracy": round(clean, 4),
             "pgd40_eps0.3_accuracy": round(robust, 4),

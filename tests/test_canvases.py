@@ -117,7 +117,7 @@ def test_draw_box():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    assert canvases.draw_box(ax, torch.tensor([1, 2, 5, 9]), label="3") is ax
+    assert plotting.draw_box(ax, torch.tensor([1, 2, 5, 9]), label="3") is ax
     rectangle = ax.patches[0]
     assert rectangle.get_xy() == (0.5, 1.5) and (rectangle.get_width(), rectangle.get_height()) == (4, 7)
     plt.close(fig)

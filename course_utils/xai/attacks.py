@@ -14,14 +14,15 @@
   margin loss ``max(Z_y - max_{i != y} Z_i, -kappa)`` on the logits ``Z``.
 
 Every attack takes images in [0, 1] (the course's models normalise inside), returns
-adversarial images in [0, 1], works batched on the model's device, and leaves the model as
-it found it: its parameters, their ``requires_grad`` flags, its train/eval mode and the
-parameters' ``.grad`` are untouched (gradients are taken with respect to the input only).
+adversarial images in [0, 1], works batched on the model's device, attacks the model in
+eval mode and leaves it as it found it (the course's torch layer,
+:mod:`course_utils.xai._torch`): its parameters, their ``requires_grad`` flags, every
+module's train/eval mode, BatchNorm's statistics and the parameters' ``.grad`` are
+untouched (gradients are taken with respect to the input only).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -29,7 +30,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..exercises import Exercise, register
+from ..runtime import as_torch_generator
 from ..validation import check_in, check_nonnegative_int, check_positive_int, check_real
+from .._torch import check_input, check_model, check_target, evaluating
 
 __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", "margin",
            "accuracy_under_attack", "accuracy_vs_eps", "accuracy_robustness_area", "EXERCISES"]
@@ -39,42 +42,13 @@ __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", 
 
 
 def _check_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate (model, images, labels) and move the data to the model's device."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point torch.Tensor of images in [0, 1], got {type(x).__name__}"
-                        + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else "") + ".")
-    if x.ndim < 2:
-        raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}.")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"x must hold images in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}].")
+    """Validate (model, images in [0, 1], labels) with the torch layer; the data on the model's device."""
+    check_model(model)
+    x = check_input(x, model, unit_range=True)
     if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"y must be an integer torch.Tensor of class labels, got {type(y).__name__}"
                         + (f" of dtype {y.dtype}" if isinstance(y, torch.Tensor) else "") + ".")
-    if y.shape != (len(x),):
-        raise ValueError(f"y must have shape ({len(x)},), one label per image, got {tuple(y.shape)}.")
-    device = next(model.parameters(), torch.empty(0)).device
-    return x.detach().to(device), y.to(device).long()
-
-
-@contextmanager
-def _input_gradients_only(model: nn.Module) -> Iterator[None]:
-    """Switch off ``requires_grad`` on the model's parameters, restore every flag afterwards.
-
-    Gradients then reach the input only: no ``.grad`` of the model changes and the backward
-    pass skips the weight gradients (which makes attacks cheaper). The mode (train/eval) is
-    not touched.
-    """
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        for p, _ in flags:
-            p.requires_grad_(False)
-        with torch.enable_grad():
-            yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
+    return x, check_target(y, len(x), x.device, name="y")
 
 
 def _loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
@@ -130,7 +104,7 @@ def cw_objective(x_adv: torch.Tensor, x: torch.Tensor, logits: torch.Tensor, y: 
 # ------------------------------------------------------------------ the attacks
 
 
-def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, targeted: bool = False) -> torch.Tensor:
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, targeted: bool = False) -> torch.Tensor:
     """Fast gradient sign method (Goodfellow, Shlens and Szegedy, ICLR 2015).
 
     Parameters
@@ -161,13 +135,13 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, targ
     """
     x, y = _check_inputs(model, x, y)
     eps = check_real("eps", eps, low=0, high=1)
-    with _input_gradients_only(model):
+    with evaluating(model, freeze=True), torch.enable_grad():
         grad = _loss_gradient(model, x, y, targeted)
     return fgsm_step(x, grad, eps)
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha: float, steps: int,
-        random_start: bool = True, targeted: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+        random_start: bool = True, targeted: bool = False, rng=None) -> torch.Tensor:
     """Projected gradient descent in the L-inf ball (Madry et al. 2018); BIM without random start.
 
     Each of ``steps`` iterations takes a signed-gradient step of size ``alpha`` on the
@@ -190,8 +164,9 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha
         Start from ``x`` plus uniform noise in [-eps, eps] (PGD); False starts at ``x`` (BIM,
         Kurakin et al. 2017).
     targeted : bool, default False
-    generator : torch.Generator, optional
-        A CPU generator for the random start, for reproducible attacks.
+    rng : None, int, numpy.random.Generator or torch.Generator
+        Source of the random start (drawn on the CPU, so a seed gives the same attack on
+        every device); None uses torch's global generator.
 
     Returns
     -------
@@ -203,7 +178,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha
     >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
     >>> x = torch.rand(5, 1, 2, 2, generator=torch.Generator().manual_seed(0))
     >>> x_adv = pgd(model, x, torch.zeros(5, dtype=torch.long), eps=0.05, alpha=0.02, steps=5,
-    ...             generator=torch.Generator().manual_seed(0))
+    ...             rng=0)
     >>> bool((x_adv - x).abs().max() <= 0.05 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1)
     True
     """
@@ -211,16 +186,15 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha
     eps = check_real("eps", eps, low=0, high=1)
     alpha = check_real("alpha", alpha, low=0, low_inclusive=False)
     steps = check_nonnegative_int("steps", steps)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
+    generator = as_torch_generator(rng)
     x_adv = x.clone()
     if random_start:
         noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         x_adv = project_linf(x + eps * (2 * noise - 1), x, eps)
-    with _input_gradients_only(model):
+    with evaluating(model, freeze=True), torch.enable_grad():
         for _ in range(steps):
             grad = _loss_gradient(model, x_adv, y, targeted)
-            x_adv = project_linf(x_adv + alpha * grad.sign(), x, eps)
+            x_adv = project_linf(fgsm_step(x_adv, grad, alpha), x, eps)
     return x_adv.detach()
 
 
@@ -270,7 +244,7 @@ def cw_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, c: float = 1.0,
     w = torch.atanh((2 * x - 1) * (1 - 1e-6)).requires_grad_(True)
     optimiser = torch.optim.Adam([w], lr=lr)
     best, best_distance = x.clone(), torch.full((len(x),), float("inf"), device=x.device)
-    with _input_gradients_only(model):
+    with evaluating(model, freeze=True), torch.enable_grad():
         for _ in range(steps):
             x_adv = (torch.tanh(w) + 1) / 2
             logits = model(x_adv)
@@ -304,16 +278,18 @@ def accuracy_under_attack(model: nn.Module, X: torch.Tensor, y: torch.Tensor, at
     >>> accuracy_under_attack(model, X, y, partial(fgsm, eps=0.0)) == accuracy_under_attack(model, X, y)
     True
     """
+    X, y = _check_inputs(model, X, y)
     batch_size = check_positive_int("batch_size", batch_size)
-    starts = range(0, len(X), batch_size)
+    if attack is not None and not callable(attack):
+        raise TypeError(f"attack must be None or a function attack(model, x, y), got {type(attack).__name__}.")
     correct = 0
-    for start in tqdm(starts, desc="attack", disable=not progress, leave=False):
-        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-        if attack is not None:
-            xb = attack(model, xb, yb)
-        with torch.no_grad():
-            device = next(model.parameters()).device
-            correct += (model(xb.to(device)).argmax(1).cpu() == yb.cpu()).sum().item()
+    with evaluating(model):  # BatchNorm's statistics and dropout stay as they are
+        for start in tqdm(range(0, len(X), batch_size), desc="attack", disable=not progress, leave=False):
+            xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+            if attack is not None:
+                xb = attack(model, xb, yb)
+            with torch.no_grad():
+                correct += (model(xb.to(X.device)).argmax(1) == yb).sum().item()
     return correct / len(X)
 
 

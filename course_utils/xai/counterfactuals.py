@@ -43,6 +43,7 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..validation import check_array, check_positive_int, check_real
+from .._torch import check_model, evaluating, model_device, model_dtype
 
 __all__ = [
     "mad",
@@ -224,7 +225,7 @@ def _check_problem(X, target, mad_, immutable, lower, upper, tol, lam_init, step
         row, j = np.argwhere(outside)[0]
         raise ValueError(f"x must lie within [lower, upper]; feature {j} of row {row} is {X[row, j]:g}, "
                          f"outside [{lower_[row, j]:g}, {upper_[row, j]:g}].")
-    return _Problem(X, check_real("target", target), mad_, _check_immutable(immutable, d), lower_, upper_,
+    return _Problem(X, check_real("target", target, low=0, high=1), mad_, _check_immutable(immutable, d), lower_, upper_,
                     check_real("tol", tol, low=0, low_inclusive=False),
                     check_real("lam_init", lam_init, low=0, low_inclusive=False),
                     check_positive_int("steps", steps), check_real("lr", lr, low=0, low_inclusive=False))
@@ -352,15 +353,8 @@ class CounterfactualBatch:
     lam: np.ndarray
 
 
-def _model_context(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    parameter = next(model.parameters(), None)
-    if parameter is None:
-        return torch.device("cpu"), torch.float32
-    return parameter.device, parameter.dtype
-
-
 def _search(model: nn.Module, p: _Problem) -> CounterfactualBatch:
-    device, dtype = _model_context(model)
+    device, dtype = model_device(model), model_dtype(model)
     as_tensor = functools.partial(torch.as_tensor, device=device, dtype=dtype)
     n, d = p.X.shape
     x, scale = as_tensor(p.X), as_tensor(p.mad)
@@ -396,14 +390,9 @@ def _finish(model, p: _Problem, z: np.ndarray, lam: np.ndarray, device, dtype) -
 
 
 def _run(model: nn.Module, p: _Problem) -> CounterfactualBatch:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    was_training = model.training
-    model.eval()
-    try:
+    check_model(model)
+    with evaluating(model):
         return _search(model, p)
-    finally:
-        model.train(was_training)
 
 
 def wachter_batch(model: nn.Module, X, *, target: float, mad, immutable: Iterable[int] = (),

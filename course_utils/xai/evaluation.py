@@ -29,7 +29,7 @@ from torch import nn
 
 from ..runtime import as_torch_generator
 from ..validation import check_nonnegative_int, check_positive_int, check_real
-from ._torch import check_input, check_model, evaluating, model_device
+from .._torch import check_input, check_model, evaluating, model_device
 
 __all__ = [
     "ClassDifference",

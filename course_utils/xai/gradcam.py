@@ -12,25 +12,19 @@
   gradient-based localization", ICCV 2017): weights ``alpha_k = mean_ij dy_c / dA_k[i, j]``
   of a convolutional layer's feature maps ``A_k``, map ``ReLU(sum_k alpha_k A_k)``, upsampled
   bilinearly to the input; guided Grad-CAM is its product with guided backpropagation.
-- Weak localisation (Selvaraju et al., section 4.1): threshold a map at 15% of its maximum,
-  box the largest connected segment, compare with the true box (IoU); pointing game (Zhang
-  et al., "Top-down neural attention by excitation backprop", ECCV 2016): is the map's
-  maximum inside the true box?
-- Sanity check (Adebayo et al., "Sanity checks for saliency maps", NeurIPS 2018): cascading
-  randomisation of the layers, from the logits down, and the rank correlation between the
-  maps of the trained and of the randomised model.
+- The lesson's measurements (weak localisation, the pointing game, the sanity check's
+  cascading randomisation and rank correlation) live in :mod:`course_utils.xai.evaluation`;
+  the saliency map is :func:`course_utils.xai.gradients.saliency` with
+  ``absolute=True, max_over_channels=True``.
 
 The library versions are captum's ``LayerGradCam`` (with ``LayerAttribution.interpolate``),
 ``GuidedBackprop``, ``GuidedGradCam`` and ``Saliency``; tests check that these agree.
-Every function leaves the model as it found it: hooks are removed, the mode and
-``requires_grad`` flags are untouched and no ``.grad`` is written. Put the model in eval
-mode first (``model.eval()``): with dropout or batch statistics the maps are not defined
-per image.
+Every function goes through the course's torch layer (:mod:`course_utils.xai._torch`):
+the maps are computed in eval mode and the model is left as it was found (hooks removed,
+mode, running statistics and ``requires_grad`` flags restored, no ``.grad`` written).
 """
 from __future__ import annotations
 
-import copy
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -40,11 +34,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..exercises import Exercise, register
-from .evaluation import box_iou
 from ..validation import check_positive_int, check_real
+from .._torch import (check_input, check_layer, check_model, check_target, evaluating, model_device, model_dtype,
+                     output_gradient, selected_output)
+from .evaluation import box_iou
+from .gradients import saliency
 
 __all__ = [
-    "saliency",
     "class_model_visualisation",
     "layer_activations_and_gradients",
     "gradcam_weights",
@@ -61,75 +57,18 @@ __all__ = [
 # ------------------------------------------------------------------ arguments
 
 
-def _check_images(x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a float tensor of images, shape (N, C, H, W), got {shape}.")
-    return x
-
-
-def _check_targets(target, n: int) -> torch.Tensor:
-    """``target`` (an int, or one int per image) as a long tensor of shape (n,)."""
-    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        return torch.full((n,), int(target), dtype=torch.long)
-    tensor = torch.as_tensor(target)
-    if tensor.is_floating_point() or tensor.dtype == torch.bool or tensor.ndim > 1 \
-            or (tensor.ndim == 1 and len(tensor) != n):
-        raise ValueError(f"target must be an int or {n} ints (one per image), got {target!r}.")
-    return tensor.long().expand(n).cpu() if tensor.ndim == 0 else tensor.long().cpu()
-
-
-def _check_module(name: str, module, model: nn.Module) -> nn.Module:
-    if not isinstance(module, nn.Module) or not any(module is m for m in model.modules()):
-        raise ValueError(f"{name} must be a module of the model (e.g. gradcam_layer(model)), "
-                         f"got {type(module).__name__}.")
-    return module
+def _prepare(model, x, target, *, images: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    check_model(model)
+    x = check_input(x, model, images=images)
+    return x, check_target(target, len(x), x.device)
 
 
 def _scores(model: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The logits ``model(x)[i, targets[i]]`` summed over the batch (images do not interact)."""
-    logits = model(x)
-    if logits.ndim != 2 or int(targets.max()) >= logits.shape[1] or int(targets.min()) < 0:
-        raise ValueError(f"target must index the model's {logits.shape[-1]} outputs, got {targets.tolist()}.")
-    return logits.gather(1, targets.to(logits.device)[:, None]).sum()
+    return selected_output(model, x, targets).sum()
 
 
-def _input_gradient(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
-    x = _check_images(x).detach().clone().requires_grad_(True)
-    targets = _check_targets(target, len(x))
-    with torch.enable_grad():
-        (gradient,) = torch.autograd.grad(_scores(model, x, targets), x)
-    return gradient
-
-
-# ------------------------------------------------------------------ saliency (Simonyan et al.)
-
-
-def saliency(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
-    """Simonyan et al.'s image-specific saliency map: ``max_c |d logit_target / d x_c|``.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A classifier returning logits, shape (N, n_classes); explain logits, not
-        probabilities (the softmax saturates).
-    x : torch.Tensor
-        Images, shape (N, C, H, W).
-    target : int or sequence of int or torch.Tensor
-        The class to explain, one for all images or one per image.
-
-    Returns
-    -------
-    torch.Tensor
-        Shape (N, H, W), non-negative.
-
-    Examples
-    --------
-    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
-    >>> saliency(model, torch.zeros(1, 1, 2, 2), 0).shape
-    torch.Size([1, 2, 2])
-    """
-    return _input_gradient(model, x, target).abs().amax(dim=1)
+# ------------------------------------------------------------------ class models (Simonyan et al.)
 
 
 def class_model_visualisation(model: nn.Module, targets, shape: Sequence[int], *, steps: int = 200,
@@ -155,18 +94,23 @@ def class_model_visualisation(model: nn.Module, targets, shape: Sequence[int], *
     torch.Tensor
         Shape (len(targets), *shape); values are not clipped to the input range.
     """
+    check_model(model)
     steps = check_positive_int("steps", steps)
     lr, l2 = check_real("lr", lr, low=0, low_inclusive=False), check_real("l2", l2, low=0)
-    targets = _check_targets(list(targets), len(targets))
-    device = next(model.parameters()).device
-    images = torch.zeros(len(targets), *shape, device=device, requires_grad=True)
-    for _ in range(steps):
-        with torch.enable_grad():
-            objective = _scores(model, images, targets) - l2 * images.pow(2).sum()
-            (gradient,) = torch.autograd.grad(objective, images)
-        with torch.no_grad():
-            images += lr * gradient
-    return images.detach()
+    targets = list(targets) if not isinstance(targets, torch.Tensor) else targets
+    if len(targets) == 0:
+        raise ValueError("targets must hold at least one class, got an empty sequence.")
+    targets = check_target(targets, len(targets), model_device(model), name="targets")
+    shape = tuple(check_positive_int("shape", int(v)) for v in shape)
+    images = torch.zeros(len(targets), *shape, device=model_device(model), dtype=model_dtype(model))
+    with evaluating(model, freeze=True):
+        for _ in range(steps):
+            with torch.enable_grad():
+                images.requires_grad_(True)
+                objective = _scores(model, images, targets) - l2 * images.pow(2).sum()
+                (gradient,) = torch.autograd.grad(objective, images)
+            images = (images + lr * gradient).detach()
+    return images
 
 
 # ------------------------------------------------------------------ Grad-CAM
@@ -174,13 +118,19 @@ def class_model_visualisation(model: nn.Module, targets, shape: Sequence[int], *
 
 @contextmanager
 def _recording(layer: nn.Module) -> Iterator[dict]:
-    """Record ``layer``'s output in ``record["output"]`` while the block runs; always unhook."""
+    """Record ``layer``'s output in ``record["output"]`` while the block runs; always unhook.
+
+    The hook hands a copy of the output downstream, so a later in-place operation (an
+    ``nn.ReLU(inplace=True)`` after the layer, as in torchvision's ResNets) changes the
+    copy and not the recorded tensor: activations and gradients are the layer's own.
+    """
     record: dict = {}
 
     def hook(module, inputs, output):
         if not isinstance(output, torch.Tensor):
             raise ValueError(f"layer must return one tensor, got {type(output).__name__}.")
         record["output"] = output
+        return output.clone()
 
     handle = layer.register_forward_hook(hook)
     try:
@@ -198,10 +148,10 @@ def layer_activations_and_gradients(model: nn.Module, layer: nn.Module, x: torch
     activations, gradients : torch.Tensor
         Both of the layer's output shape, e.g. (N, K, h, w); detached.
     """
-    x = _check_images(x).detach().clone().requires_grad_(True)  # so A has a graph even if weights are frozen
-    layer = _check_module("layer", layer, model)
-    targets = _check_targets(target, len(x))
-    with _recording(layer) as record, torch.enable_grad():
+    x, targets = _prepare(model, x, target)
+    layer = check_layer(layer, model)
+    x = x.clone().requires_grad_(True)  # so A has a graph even if the weights are frozen
+    with evaluating(model), _recording(layer) as record, torch.enable_grad():
         score = _scores(model, x, targets)
         if "output" not in record:
             raise ValueError("layer was not called in the model's forward pass.")
@@ -321,14 +271,16 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     Only ``nn.ReLU`` modules are guided (a ``torch.relu`` call inside ``forward`` is not):
     the course's models use one module per ReLU.
 
+    Lessons 04 and 07 both use this one.
+
     Returns
     -------
     torch.Tensor
-        Shape (N, C, H, W), signed; equal to captum's ``GuidedBackprop``.
+        The shape of ``x``, signed; equal to captum's ``GuidedBackprop``.
     """
-    _check_images(x)
-    with _guided_relus(model):
-        return _input_gradient(model, x, target)
+    x, targets = _prepare(model, x, target, images=False)
+    with evaluating(model), _guided_relus(model):
+        return output_gradient(model, x, targets)
 
 
 def guided_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
@@ -355,15 +307,14 @@ def heatmaps(model: nn.Module, layer: nn.Module, x: torch.Tensor, target, *,
     ``saliency``, ``max_c |guided_backprop|``, ``gradcam`` and ``max_c |guided_gradcam|``,
     computed in batches of ``batch_size`` images.
     """
-    _check_images(x)
+    x, targets = _prepare(model, x, target)
     batch_size = check_positive_int("batch_size", batch_size)
-    targets = _check_targets(target, len(x))
     parts: dict[str, list[torch.Tensor]] = {method: [] for method in METHODS}
     for start in range(0, len(x), batch_size):
         batch, batch_targets = x[start:start + batch_size], targets[start:start + batch_size]
         guided = guided_backprop(model, batch, batch_targets)
         cam = gradcam(model, layer, batch, batch_targets)
-        parts["saliency"].append(saliency(model, batch, batch_targets))
+        parts["saliency"].append(saliency(model, batch, batch_targets, absolute=True, max_over_channels=True))
         parts["guided backprop"].append(guided.abs().amax(dim=1))
         parts["Grad-CAM"].append(cam)
         parts["guided Grad-CAM"].append((guided * cam[:, None]).abs().amax(dim=1))

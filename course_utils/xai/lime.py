@@ -27,14 +27,15 @@ import scipy.sparse as sp
 from scipy.special import ndtr, ndtri
 
 from ..exercises import Exercise, register
+from ..runtime import as_generator
 from ..validation import check_array, check_in, check_positive_int, check_real
+from .explanation import Explanation
 
 __all__ = [
     "kernel",
     "weighted_ridge",
     "forward_selection",
     "select_features",
-    "LocalSurrogate",
     "fit_sparse_surrogate",
     "sample_tabular",
     "lime_tabular",
@@ -115,33 +116,15 @@ def weighted_ridge(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, alpha: flo
     return float(mean_y - mean_z @ coef), coef
 
 
-class _WeightedProblem:
-    """Weighted, centred sufficient statistics: every subset fit is then a tiny k x k solve."""
-
-    def __init__(self, Z: np.ndarray, y: np.ndarray, weights: np.ndarray):
-        self.mean_z = np.average(Z, axis=0, weights=weights)
-        self.mean_y = float(np.average(y, weights=weights))
-        centred = Z - self.mean_z
-        weighted = weights[:, None] * centred
-        yc = y - self.mean_y
-        self.gram = centred.T @ weighted
-        self.cross = weighted.T @ yc
-        self.total = float(yc @ (weights * yc))
-
-    def fit(self, features: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
-        block = self.gram[np.ix_(features, features)] + alpha * np.eye(len(features))
-        coef = np.linalg.lstsq(block, self.cross[features], rcond=None)[0]
-        return self.mean_y - self.mean_z[features] @ coef, coef
-
-    def r2(self, features: np.ndarray, coef: np.ndarray) -> float:
-        """Weighted R^2 of a fit (what ``Ridge.score`` with ``sample_weight`` returns)."""
-        block = self.gram[np.ix_(features, features)]
-        residual = self.total - 2 * coef @ self.cross[features] + coef @ block @ coef
-        return 1.0 - residual / self.total if self.total > 0 else 1.0
+def _weighted_statistics(Z: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted, centred Gram matrix ``Zc' W Zc`` and cross products ``Zc' W yc``."""
+    centred = Z - np.average(Z, axis=0, weights=weights)
+    weighted = weights[:, None] * centred
+    return centred.T @ weighted, weighted.T @ (y - np.average(y, weights=weights))
 
 
-def forward_selection(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_features: int) -> np.ndarray:
-    """Greedy forward selection of ``num_features`` columns of ``Z`` (lime's ``forward_selection``).
+def forward_selection(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, n_features: int) -> np.ndarray:
+    """Greedy forward selection of ``n_features`` columns of ``Z`` (lime's ``forward_selection``).
 
     Start with no feature; at each step add the column whose weighted least-squares fit
     (``weighted_ridge`` with ``alpha=0``) together with the columns chosen so far has the
@@ -157,14 +140,10 @@ def forward_selection(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_fea
     numpy.ndarray
         Column indices, in the order they were chosen.
     """
-    return _forward_selection(_WeightedProblem(Z, y, weights), num_features)
-
-
-def _forward_selection(problem: _WeightedProblem, num_features: int) -> np.ndarray:
-    gram, cross = problem.gram, problem.cross
+    gram, cross = _weighted_statistics(Z, y, weights)
     variance = np.diag(gram).copy()
     chosen: list[int] = []
-    for _ in range(min(num_features, len(cross))):
+    for _ in range(min(n_features, len(cross))):
         residual_cross, residual_variance = cross, variance
         if chosen:
             block = gram[np.ix_(chosen, chosen)]
@@ -178,9 +157,9 @@ def _forward_selection(problem: _WeightedProblem, num_features: int) -> np.ndarr
     return np.array(chosen, dtype=int)
 
 
-def select_features(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_features: int,
+def select_features(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, n_features: int,
                     method: str = "auto") -> np.ndarray:
-    """Choose at most ``num_features`` columns of ``Z`` for the surrogate (lime's ``feature_selection``).
+    """Choose at most ``n_features`` columns of ``Z`` for the surrogate (lime's ``feature_selection``).
 
     Parameters
     ----------
@@ -188,65 +167,74 @@ def select_features(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_featu
         ``forward_selection``: see :func:`forward_selection`. ``highest_weights``: fit a
         weighted ridge (``alpha=0.01``) on all columns and keep those with the largest
         ``|coef_j * Z[0, j]|`` (row 0 is the instance). ``auto`` (lime's default): forward
-        selection for ``num_features <= 6``, highest weights above.
+        selection for ``n_features <= 6``, highest weights above.
     """
     check_in("method", method, FEATURE_SELECTIONS)
-    return _select(_WeightedProblem(Z, y, weights), Z[0], num_features, method)
-
-
-def _select(problem: _WeightedProblem, instance: np.ndarray, num_features: int, method: str) -> np.ndarray:
+    n_features = min(check_positive_int("n_features", n_features), Z.shape[1])
     if method == "auto":
-        method = "forward_selection" if num_features <= 6 else "highest_weights"
+        method = "forward_selection" if n_features <= 6 else "highest_weights"
     if method == "forward_selection":
-        return _forward_selection(problem, num_features)
-    _, coef = problem.fit(np.arange(len(instance)), 0.01)
-    return np.argsort(-np.abs(coef * instance), kind="stable")[:num_features]
+        return forward_selection(Z, y, weights, n_features)
+    _, coef = weighted_ridge(Z, y, weights, alpha=0.01)
+    return np.argsort(-np.abs(coef * Z[0]), kind="stable")[:n_features]
 
 
-@dataclass(frozen=True)
-class LocalSurrogate:
-    """A fitted LIME explanation.
-
-    Attributes
-    ----------
-    intercept : float
-    weights : numpy.ndarray
-        One weight per interpretable feature; at most ``num_features`` are non-zero.
-    score : float
-        Weighted R^2 of the surrogate on the samples (how well ``g`` mimics ``f`` locally).
-    prediction : float
-        The surrogate's value at the instance itself (row 0 of the samples).
-    """
-
-    intercept: float
-    weights: np.ndarray
-    score: float
-    prediction: float
+def _weighted_r2(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, intercept: float, coef: np.ndarray) -> float:
+    """Weighted R^2 of a fit (what ``Ridge.score`` with ``sample_weight`` returns)."""
+    mean_y = np.average(y, weights=weights)
+    total = float(weights @ (y - mean_y) ** 2)
+    residual = float(weights @ (y - intercept - Z @ coef) ** 2)
+    return 1.0 - residual / total if total > 0 else 1.0
 
 
-def fit_sparse_surrogate(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, num_features: int, *,
-                         feature_selection: str = "auto", alpha: float = 1.0) -> LocalSurrogate:
+def fit_sparse_surrogate(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, n_features: int, *,
+                         feature_selection: str = "auto", alpha: float = 1.0) -> Explanation:
     """Select features, then fit the weighted ridge on them (lime's ``explain_instance_with_data``).
 
-    Row 0 of ``Z`` must be the instance being explained.
+    The two steps are the lesson's exercises: :func:`select_features` (which runs
+    :func:`forward_selection` for few features) and :func:`weighted_ridge`. Row 0 of ``Z``
+    must be the instance being explained.
+
+    Returns
+    -------
+    Explanation
+        ``values``: one weight per column of Z, at most ``n_features`` non-zero;
+        ``base_value``: the intercept; ``score``: the weighted R^2 of the surrogate (how
+        well it mimics the model locally); ``n_evaluations``: ``len(Z)``.
     """
     check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
-    problem = _WeightedProblem(Z, y, weights)
-    used = _select(problem, Z[0], min(num_features, Z.shape[1]), feature_selection)
-    intercept, coef = problem.fit(used, alpha)
+    used = select_features(Z, y, weights, n_features, feature_selection)
+    intercept, coef = weighted_ridge(Z[:, used], y, weights, alpha)
     full = np.zeros(Z.shape[1])
     full[used] = coef
-    return LocalSurrogate(float(intercept), full, float(problem.r2(used, coef)), float(intercept + Z[0] @ full))
+    return Explanation(values=full, base_value=float(intercept), n_evaluations=len(Z),
+                       score=_weighted_r2(Z[:, used], y, weights, intercept, coef))
 
 
-def _check_predictions(values, num_samples: int) -> np.ndarray:
+def _check_callable(predict_fn) -> None:
+    if not callable(predict_fn):
+        raise TypeError(f"predict_fn must be callable, got {type(predict_fn).__name__}.")
+
+
+def _check_n_samples(n_samples) -> int:
+    n_samples = check_positive_int("n_samples", n_samples)
+    if n_samples < 2:
+        raise ValueError(f"n_samples must be at least 2 (the instance and one perturbation), got {n_samples}.")
+    return n_samples
+
+
+def _check_predictions(values, n_samples: int) -> np.ndarray:
     values = np.asarray(values, dtype=float)
-    if values.shape != (num_samples,):
+    if values.shape != (n_samples,):
         raise ValueError(
-            f"f must return one probability per row, shape ({num_samples},), got shape {values.shape}; "
+            f"predict_fn must return one probability per row, shape ({n_samples},), got shape {values.shape}; "
             "select the explained class, e.g. lambda X: model.predict_proba(X)[:, 1]."
         )
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(f"predict_fn returned NaN or inf for {int(bad.sum())} of {n_samples} rows.")
     return values
+
 
 
 # ----------------------------------------------------------------- tabular data
@@ -296,7 +284,7 @@ def _undiscretize(stats: _Column, bins: np.ndarray, rng: np.random.Generator) ->
     return np.where(high[bins] > low[bins], np.clip(draws, low[bins], high[bins]), low[bins])
 
 
-def sample_tabular(x, X_train, num_samples: int, rng: np.random.Generator | int | None = None, *,
+def sample_tabular(x, X_train, n_samples: int, rng=None, *,
                    categorical_features: Sequence[int] = (), discretize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Perturbed samples around ``x`` the way ``lime.lime_tabular`` draws them.
 
@@ -310,19 +298,23 @@ def sample_tabular(x, X_train, num_samples: int, rng: np.random.Generator | int 
 
     Returns
     -------
-    Z : numpy.ndarray, shape (num_samples, d)
+    Z : numpy.ndarray, shape (n_samples, d)
         Interpretable representation; row 0 is ``x`` itself.
-    samples : numpy.ndarray, shape (num_samples, d)
+    samples : numpy.ndarray, shape (n_samples, d)
         The same samples in the model's input space (row 0 is ``x``).
     """
-    x, X_train = np.asarray(x, dtype=float), np.asarray(X_train, dtype=float)
-    rng = np.random.default_rng(rng)
-    Z, samples = np.empty((num_samples, len(x))), np.empty((num_samples, len(x)))
+    X_train = check_array("X_train", X_train, ndim=2)
+    x = check_array("x", x, ndim=1)
+    if len(x) != X_train.shape[1] or len(X_train) == 0:
+        raise ValueError(f"x must have one value per column of a non-empty X_train {X_train.shape}, got {len(x)} values.")
+    n_samples = _check_n_samples(n_samples)
+    rng = as_generator(rng)
+    Z, samples = np.empty((n_samples, len(x))), np.empty((n_samples, len(x)))
     for j in range(len(x)):
         column = X_train[:, j]
         if j in categorical_features or discretize:
             stats = _category_column(column) if j in categorical_features else _quartile_column(column)
-            drawn = stats.values[np.minimum(np.searchsorted(np.cumsum(stats.frequencies), rng.random(num_samples),
+            drawn = stats.values[np.minimum(np.searchsorted(np.cumsum(stats.frequencies), rng.random(n_samples),
                                                             side="right"), len(stats.values) - 1)]
             own = x[j] if stats.edges is None else np.searchsorted(stats.edges, x[j])
             Z[:, j] = drawn == own
@@ -330,7 +322,7 @@ def sample_tabular(x, X_train, num_samples: int, rng: np.random.Generator | int 
         else:
             mean, std = column.mean(), column.std()
             std = std if std > 0 else 1.0
-            samples[:, j] = rng.normal(size=num_samples) * std + mean
+            samples[:, j] = rng.normal(size=n_samples) * std + mean
             Z[:, j] = (samples[:, j] - mean) / std
             Z[0, j] = (x[j] - mean) / std
     Z[0, [j for j in range(len(x)) if j in categorical_features or discretize]] = 1.0
@@ -338,11 +330,11 @@ def sample_tabular(x, X_train, num_samples: int, rng: np.random.Generator | int 
     return Z, samples
 
 
-def lime_tabular(f: Callable[[np.ndarray], np.ndarray], x, X_train, *, num_features: int,
-                 num_samples: int = 5000, kernel_width: float | None = None,
-                 rng: np.random.Generator | int | None = None, categorical_features: Sequence[int] = (),
-                 discretize: bool = True, feature_selection: str = "auto") -> np.ndarray:
-    """Explain ``f(x)`` with LIME: sample around ``x``, weight by proximity, fit a sparse linear model.
+def lime_tabular(predict_fn: Callable[[np.ndarray], np.ndarray], x, X_train, *, n_features: int,
+                  n_samples: int = 5000, kernel_width: float | None = None, rng=None,
+                  categorical_features: Sequence[int] = (), discretize: bool = True,
+                  feature_selection: str = "auto") -> Explanation:
+    """Explain ``predict_fn(x)`` with LIME: sample around ``x``, weight by proximity, fit a sparse linear model.
 
     Follows ``lime.lime_tabular.LimeTabularExplainer`` (Ribeiro et al., KDD 2016): samples
     from :func:`sample_tabular`, Euclidean distances in the interpretable space, the
@@ -351,19 +343,19 @@ def lime_tabular(f: Callable[[np.ndarray], np.ndarray], x, X_train, *, num_featu
 
     Parameters
     ----------
-    f : callable
+    predict_fn : callable
         Maps an (n, d) array to (n,) probabilities of the explained class.
     x : array-like, shape (d,)
         The instance.
     X_train : array-like, shape (n_train, d)
         Training data: its statistics define the sampling distribution.
-    num_features : int
+    n_features : int
         At most this many non-zero weights (clipped to d).
-    num_samples : int, default 5000
+    n_samples : int, default 5000
     kernel_width : float, optional
         Default ``0.75 * sqrt(d)`` as in lime (whose kernel is wider by ``sqrt(2)``: see the
         module's docstring).
-    rng : numpy.random.Generator or int, optional
+    rng : None, int, numpy.random.Generator or torch.Generator
     categorical_features : sequence of int, default ()
         Columns holding category codes.
     discretize : bool, default True
@@ -372,20 +364,23 @@ def lime_tabular(f: Callable[[np.ndarray], np.ndarray], x, X_train, *, num_featu
 
     Returns
     -------
-    numpy.ndarray, shape (d,)
-        Signed weights; with ``discretize=True`` weight j is the change in ``f`` for "feature
-        j is in x's category or quartile" versus "it is not".
+    Explanation
+        ``values``: signed weights, shape (d,); with ``discretize=True`` weight j is the
+        change in ``predict_fn`` for "feature j is in x's category or quartile" versus "it
+        is not". ``base_value``: the surrogate's intercept; ``score``: its weighted R^2;
+        ``n_evaluations``: ``n_samples``.
 
     Raises
     ------
     ValueError, TypeError
-        On inconsistent shapes or invalid options; if ``f`` does not return shape (num_samples,).
+        On inconsistent shapes or invalid options; if ``predict_fn`` does not return
+        shape (n_samples,) or returns NaN/inf.
 
     Examples
     --------
     >>> X = np.random.default_rng(0).normal(size=(500, 4))
-    >>> f = lambda Z: 1 / (1 + np.exp(-3 * Z[:, 2]))
-    >>> w = lime_tabular(f, X[0], X, num_features=1, num_samples=2000, rng=0)
+    >>> predict_fn = lambda Z: 1 / (1 + np.exp(-3 * Z[:, 2]))
+    >>> w = lime_tabular(predict_fn, X[0], X, n_features=1, n_samples=2000, rng=0).values
     >>> int(np.flatnonzero(w)[0])
     2
     """
@@ -393,23 +388,22 @@ def lime_tabular(f: Callable[[np.ndarray], np.ndarray], x, X_train, *, num_featu
     x = check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1]:
         raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}.")
-    num_features = check_positive_int("num_features", num_features)
-    num_samples = check_positive_int("num_samples", num_samples)
-    if num_samples < 2:
-        raise ValueError(f"num_samples must be at least 2 (the instance and one perturbation), got {num_samples}.")
+    _check_callable(predict_fn)
+    n_features = check_positive_int("n_features", n_features)
+    n_samples = _check_n_samples(n_samples)
     d = len(x)
+    if d == 0 or len(X_train) == 0:
+        raise ValueError(f"X_train must have at least one row and one column, got shape {X_train.shape}.")
     width = 0.75 * np.sqrt(d) if kernel_width is None else check_real("kernel_width", kernel_width, low=0,
                                                                        low_inclusive=False)
     categorical = sorted({int(j) for j in categorical_features})
     if any(j < 0 or j >= d for j in categorical):
         raise ValueError(f"categorical_features must be column indices in [0, {d}), got {list(categorical_features)}.")
     check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
-    Z, samples = sample_tabular(x, X_train, num_samples, rng, categorical_features=categorical, discretize=discretize)
-    y = _check_predictions(f(samples), num_samples)
+    Z, samples = sample_tabular(x, X_train, n_samples, rng, categorical_features=categorical, discretize=discretize)
+    y = _check_predictions(predict_fn(samples), n_samples)
     weights = kernel(np.linalg.norm(Z - Z[0], axis=1), width)
-    return fit_sparse_surrogate(Z, y, weights, num_features, feature_selection=feature_selection).weights
+    return fit_sparse_surrogate(Z, y, weights, n_features, feature_selection=feature_selection)
 
 
 def tabular_feature_names(x, X_train, feature_names: Sequence[str], *, categorical_features: Sequence[int] = (),
@@ -439,20 +433,20 @@ def tabular_feature_names(x, X_train, feature_names: Sequence[str], *, categoric
 # ----------------------------------------------------------------- text and superpixels
 
 
-def sample_masks(d: int, num_samples: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+def sample_masks(d: int, n_samples: int, rng=None) -> np.ndarray:
     """Binary masks as ``lime.lime_text`` draws them: row 0 keeps everything; each other row
     switches off a uniformly chosen number (1 to d) of uniformly chosen features."""
-    rng = np.random.default_rng(rng)
-    masks = np.ones((num_samples, d))
-    sizes = rng.integers(1, d + 1, size=num_samples - 1)
-    ranks = rng.random((num_samples - 1, d)).argsort(axis=1).argsort(axis=1)
+    d, n_samples = check_positive_int("d", d), _check_n_samples(n_samples)
+    rng = as_generator(rng)
+    masks = np.ones((n_samples, d))
+    sizes = rng.integers(1, d + 1, size=n_samples - 1)
+    ranks = rng.random((n_samples - 1, d)).argsort(axis=1).argsort(axis=1)
     masks[1:][ranks < sizes[:, None]] = 0.0
     return masks
 
 
-def lime_binary(f: Callable[[np.ndarray], np.ndarray], d: int, *, num_features: int, num_samples: int = 5000,
-                kernel_width: float = 25.0, rng: np.random.Generator | int | None = None,
-                feature_selection: str = "auto") -> LocalSurrogate:
+def lime_binary(predict_fn: Callable[[np.ndarray], np.ndarray], d: int, *, n_features: int, n_samples: int = 5000,
+                kernel_width: float = 25.0, rng=None, feature_selection: str = "auto") -> Explanation:
     """LIME on a binary interpretable representation (words present, superpixels kept).
 
     Masks come from :func:`sample_masks`; the distance is lime_text's cosine distance
@@ -461,35 +455,35 @@ def lime_binary(f: Callable[[np.ndarray], np.ndarray], d: int, *, num_features: 
 
     Parameters
     ----------
-    f : callable
+    predict_fn : callable
         Maps (n, d) 0/1 masks (1 = the feature is kept) to (n,) probabilities of the explained class.
     d : int
         Number of interpretable features (e.g. distinct words of the document).
-    num_features : int
+    n_features : int
         At most this many non-zero weights (clipped to d).
 
     Returns
     -------
-    LocalSurrogate
+    Explanation
+        ``values``: one weight per feature; ``base_value``: the intercept; ``score``: the
+        weighted R^2 of the surrogate.
 
     Examples
     --------
-    >>> f = lambda M: 0.2 + 0.6 * M[:, 3]
-    >>> int(np.argmax(lime_binary(f, 6, num_features=2, num_samples=500, rng=0).weights))
+    >>> predict_fn = lambda M: 0.2 + 0.6 * M[:, 3]
+    >>> int(np.argmax(lime_binary(predict_fn, 6, n_features=2, n_samples=500, rng=0).values))
     3
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}.")
+    _check_callable(predict_fn)
     d = check_positive_int("d", d)
-    num_features = check_positive_int("num_features", num_features)
-    num_samples = check_positive_int("num_samples", num_samples)
-    if num_samples < 2:
-        raise ValueError(f"num_samples must be at least 2 (the instance and one perturbation), got {num_samples}.")
+    n_features = check_positive_int("n_features", n_features)
+    n_samples = _check_n_samples(n_samples)
     width = check_real("kernel_width", kernel_width, low=0, low_inclusive=False)
-    masks = sample_masks(d, num_samples, rng)
-    y = _check_predictions(f(masks), num_samples)
+    check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
+    masks = sample_masks(d, n_samples, rng)
+    y = _check_predictions(predict_fn(masks), n_samples)
     distances = 100.0 * (1.0 - np.sqrt(masks.sum(axis=1) / d))
-    return fit_sparse_surrogate(masks, y, kernel(distances, width), num_features, feature_selection=feature_selection)
+    return fit_sparse_surrogate(masks, y, kernel(distances, width), n_features, feature_selection=feature_selection)
 
 
 # ----------------------------------------------------------------- SP-LIME
@@ -562,33 +556,37 @@ def submodular_pick(W, budget: int) -> list[int]:
 # ----------------------------------------------------------------- the paper's experiments
 
 
-def random_explanation(d: int, num_features: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
-    """The "random" baseline: ``num_features`` distinct features drawn uniformly out of ``d``."""
-    return np.random.default_rng(rng).choice(d, size=min(num_features, d), replace=False)
+def random_explanation(d: int, n_features: int, rng=None) -> np.ndarray:
+    """The "random" baseline: ``n_features`` distinct features drawn uniformly out of ``d``."""
+    d, n_features = check_positive_int("d", d), check_positive_int("n_features", n_features)
+    return as_generator(rng).choice(d, size=min(n_features, d), replace=False)
 
 
-def greedy_removal(f: Callable[[np.ndarray], np.ndarray], d: int, num_features: int,
+def greedy_removal(predict_fn: Callable[[np.ndarray], np.ndarray], d: int, n_features: int,
                    threshold: float = 0.5) -> np.ndarray:
     """The "greedy" baseline (Martens and Provost, 2014; the paper's code ``explain_greedy_martens``).
 
-    Repeatedly switch off the feature whose removal lowers ``f`` (the probability of the
-    predicted class, given 0/1 masks) the most, and record it; stop after ``num_features``
-    features, when no removal lowers ``f``, or once ``f`` falls below ``threshold`` (the
-    prediction changed).
+    Repeatedly switch off the feature whose removal lowers ``predict_fn`` (the probability
+    of the predicted class, given 0/1 masks) the most, and record it; stop after
+    ``n_features`` features, when no removal lowers it, or once it falls below
+    ``threshold`` (the prediction changed).
 
     Returns
     -------
     numpy.ndarray
         The removed features, most important first.
     """
+    _check_callable(predict_fn)
+    d, n_features = check_positive_int("d", d), check_positive_int("n_features", n_features)
+    threshold = check_real("threshold", threshold)
     mask = np.ones(d)
-    current = float(f(mask[None])[0])
+    current = float(predict_fn(mask[None])[0])
     chosen: list[int] = []
-    while len(chosen) < min(num_features, d):
+    while len(chosen) < min(n_features, d):
         candidates = np.flatnonzero(mask)
         trials = np.repeat(mask[None], len(candidates), axis=0)
         trials[np.arange(len(candidates)), candidates] = 0.0
-        values = np.asarray(f(trials), dtype=float)
+        values = np.asarray(predict_fn(trials), dtype=float)
         best = int(np.argmin(values))
         if values[best] > current:
             break
@@ -699,7 +697,7 @@ def masked_predictor(predict_proba: Callable, x, label: int) -> tuple[np.ndarray
     -------
     present : numpy.ndarray
         Indices of the words in ``x`` (the interpretable features, in this order).
-    f : callable
+    predict_fn : callable
         Maps (n, len(present)) 0/1 masks to (n,) probabilities of ``label`` for ``x`` with the
         masked-out words removed.
     """
@@ -708,14 +706,14 @@ def masked_predictor(predict_proba: Callable, x, label: int) -> tuple[np.ndarray
     order = np.argsort(present)
     present, values = present[order], values[order]
 
-    def f(masks: np.ndarray) -> np.ndarray:
+    def predict_fn(masks: np.ndarray) -> np.ndarray:
         masks = np.asarray(masks, dtype=float)
         rows = np.repeat(np.arange(len(masks)), len(present))
         matrix = sp.csr_matrix(((masks * values).ravel(), (rows, np.tile(present, len(masks)))),
                                shape=(len(masks), width))
         return np.asarray(predict_proba(matrix))[:, label]
 
-    return present, f
+    return present, predict_fn
 
 
 def linear_model_features(coef: np.ndarray, x: np.ndarray) -> set[int]:
@@ -794,7 +792,7 @@ EXERCISES = register(
              "(Zc.T @ (weights[:, None] * Zc) + alpha * I) coef = Zc.T @ (weights * yc); the intercept is "
              "mean_y - mean_Z @ coef. Return (intercept, coef)."),
     Exercise("2.3", "forward selection", forward_selection, _selection_cases,
-             "keep a list `chosen`; num_features times, try every column not chosen yet, fit "
+             "keep a list `chosen`; n_features times, try every column not chosen yet, fit "
              "weighted_ridge(Z[:, chosen + [j]], y, weights, alpha=0), compute the weighted squared error "
              "sum(weights * (y - intercept - Z[:, cols] @ coef) ** 2) and add the column with the smallest; "
              "return np.array(chosen)."),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..exercises import Exercise, register
+from ..runtime import as_generator
 from ..validation import check_array, check_positive_int
 
 __all__ = ["accuracy", "permutation_drop", "permutation_importance", "nearest_neighbours", "EXERCISES"]
@@ -23,26 +24,30 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 
-def permutation_drop(predict: Callable, X: np.ndarray, y: np.ndarray, column: int,
+def permutation_drop(predict_fn: Callable, X: np.ndarray, y: np.ndarray, column: int,
                      rng: np.random.Generator) -> float:
-    """Accuracy on ``X`` minus accuracy with column ``column`` shuffled by ``rng.permutation(len(X))``."""
+    """Accuracy on ``X`` minus accuracy with column ``column`` shuffled by ``rng.permutation(len(X))``.
+
+    The building block of :func:`permutation_importance` (exercise 1.1).
+    """
     shuffled = X.copy()
     shuffled[:, column] = X[rng.permutation(len(X)), column]
-    return accuracy(y, predict(X)) - accuracy(y, predict(shuffled))
+    return accuracy(y, predict_fn(X)) - accuracy(y, predict_fn(shuffled))
 
 
-def permutation_importance(predict: Callable, X, y, *, n_repeats: int = 5,
-                           rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over ``n_repeats`` shuffles of each feature's accuracy drop.
+def permutation_importance(predict_fn: Callable, X, y, *, n_permutations: int = 5,
+                           rng=None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over ``n_permutations`` shuffles of each feature's accuracy drop.
 
     Parameters
     ----------
-    predict : callable
+    predict_fn : callable
         Maps an (n, d) array to n labels.
     X : array-like, shape (n, d)
     y : array-like, shape (n,)
-    n_repeats : int, default 5
-    rng : numpy.random.Generator or int, optional
+    n_permutations : int, default 5
+        Shuffles per feature (scikit-learn's ``n_repeats``).
+    rng : None, int, numpy.random.Generator or torch.Generator
 
     Returns
     -------
@@ -56,20 +61,34 @@ def permutation_importance(predict: Callable, X, y, *, n_repeats: int = 5,
     >>> bool(means[0] > 0.3), float(means[1]), float(means[2])
     (True, 0.0, 0.0)
     """
+    if not callable(predict_fn):
+        raise TypeError(f"predict_fn must be callable, got {type(predict_fn).__name__}.")
     X = check_array("X", X, ndim=2)
     y = np.asarray(y)
+    if len(X) == 0:
+        raise ValueError("X must have at least one row, got 0.")
     if len(y) != len(X):
         raise ValueError(f"y must have one label per row of X ({len(X)}), got {len(y)}.")
-    n_repeats = check_positive_int("n_repeats", n_repeats)
-    rng = np.random.default_rng(rng)
-    drops = np.array([[permutation_drop(predict, X, y, j, rng) for _ in range(n_repeats)]
+    n_permutations = check_positive_int("n_permutations", n_permutations)
+    rng = as_generator(rng)
+    predictions = np.asarray(predict_fn(X[:1]))
+    if predictions.shape != (1,):
+        raise ValueError(f"predict_fn must return one label per row, shape (n,), got shape {predictions.shape} "
+                         "for one row (use model.predict, not predict_proba).")
+    drops = np.array([[permutation_drop(predict_fn, X, y, j, rng) for _ in range(n_permutations)]
                       for j in range(X.shape[1])])
     return drops.mean(axis=1), drops.std(axis=1)
 
 
 def nearest_neighbours(X_train: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` rows of ``X_train`` closest to ``x`` (Euclidean), nearest first."""
-    distances = np.linalg.norm(np.asarray(X_train, float) - np.asarray(x, float), axis=1)
+    """Indices of the ``k`` rows of ``X_train`` closest to ``x`` (Euclidean), nearest first (exercise 1.2)."""
+    X_train, x = check_array("X_train", X_train, ndim=2), check_array("x", x, ndim=1)
+    if len(x) != X_train.shape[1]:
+        raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
+    k = check_positive_int("k", k)
+    if k > len(X_train):
+        raise ValueError(f"k must be at most the number of rows of X_train ({len(X_train)}), got {k}.")
+    distances = np.linalg.norm(X_train - x, axis=1)
     return np.argsort(distances, kind="stable")[:k]
 
 

@@ -17,7 +17,11 @@ the explained input's values and the others come from a background set (interven
   in the same space of coalitions: the baseline of the SHAP paper's first experiment.
 
 Model evaluations are batched: each function calls the model once per batch of
-coalitions (at most ``MAX_VALUES_PER_CALL`` numbers per call), never once per sample.
+coalitions (at most ``MAX_VALUES_PER_CALL`` numbers per call, which also bounds the
+memory), never once per sample; :func:`coalition_values` is the one path that turns
+coalitions into model evaluations. The estimators return an
+:class:`~course_utils.xai.explanation.Explanation` (``values``, ``base_value`` and the
+number of rows the model was evaluated on).
 ``shap.KernelExplainer`` is the library version of :func:`kernel_shap`; the tests check
 that they agree.
 """
@@ -31,12 +35,13 @@ import numpy as np
 from scipy.special import comb
 
 from ..exercises import Exercise, register
+from ..runtime import as_generator, one_blas_thread
 from ..validation import check_array, check_positive_int, check_real
+from .explanation import Explanation
 
 __all__ = [
     "MAX_EXACT_PLAYERS",
     "MAX_VALUES_PER_CALL",
-    "one_blas_thread",
     "marginal_contributions",
     "exact_shapley",
     "interventional_game",
@@ -52,23 +57,6 @@ __all__ = [
 
 MAX_EXACT_PLAYERS = 20
 MAX_VALUES_PER_CALL = 2**23  # inputs handed to the model per call: 64 MB of float64
-_BLAS: list = []  # a threadpoolctl controller, made on first use
-
-
-def one_blas_thread():
-    """A context in which BLAS/LAPACK use one thread (``threadpoolctl``, a scikit-learn dependency).
-
-    The regressions here are small (a few thousand rows, at most a few hundred columns):
-    one thread solves them fastest, and on a machine whose cores are busy OpenBLAS's
-    threads can make them 100 times slower. Wrap a library's explainer in it too when
-    timing it against these functions.
-    """
-    from threadpoolctl import ThreadpoolController
-
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
-
 
 # ------------------------------------------------------------------ games
 
@@ -179,18 +167,26 @@ def _check_instance(x, background) -> tuple[np.ndarray, np.ndarray]:
     return x, background
 
 
-def _evaluate(f: Callable, rows: np.ndarray) -> np.ndarray:
-    """``f`` on ``rows`` in as few calls as possible (at most MAX_VALUES_PER_CALL inputs each)."""
+def _check_callable(predict_fn) -> None:
+    if not callable(predict_fn):
+        raise TypeError(f"predict_fn must be callable, got {type(predict_fn).__name__}.")
+
+
+def _evaluate(predict_fn: Callable, rows: np.ndarray) -> np.ndarray:
+    """``predict_fn`` on ``rows`` in as few calls as possible (at most MAX_VALUES_PER_CALL inputs each)."""
     step = max(1, MAX_VALUES_PER_CALL // max(1, rows.shape[1]))
     outputs = []
     for start in range(0, len(rows), step):
         batch = rows[start:start + step]
-        out = np.asarray(f(batch), dtype=float)
+        out = np.asarray(predict_fn(batch), dtype=float)
         if out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]
         if out.shape != (len(batch),):
-            raise ValueError(f"f must map an (n, d) array to n numbers (shape (n,)), got shape {out.shape} "
+            raise ValueError(f"predict_fn must map an (n, d) array to n numbers (shape (n,)), got shape {out.shape} "
                              f"for n = {len(batch)}; pick one output, e.g. lambda X: model(X)[:, 1].")
+        bad = ~np.isfinite(out)
+        if bad.any():
+            raise ValueError(f"predict_fn returned NaN or inf for {int(bad.sum())} of {len(batch)} rows.")
         outputs.append(out)
     return np.concatenate(outputs)
 
@@ -200,12 +196,16 @@ def _hybrids(x: np.ndarray, background: np.ndarray, masks: np.ndarray) -> np.nda
     return np.where(masks[:, None, :], x, background[None, :, :]).reshape(-1, x.shape[0])
 
 
-def coalition_values(f: Callable, x, background, masks) -> np.ndarray:
+def coalition_values(predict_fn: Callable, x, background, masks) -> np.ndarray:
     """Interventional values of coalitions: ``v(S) = mean_b f(x_S, b_rest)`` over background rows ``b``.
+
+    The one path from coalitions to model evaluations of the Shapley estimators: at most
+    ``MAX_VALUES_PER_CALL`` input numbers are built and evaluated at a time, so memory
+    stays bounded whatever the number of coalitions and background rows.
 
     Parameters
     ----------
-    f : callable
+    predict_fn : callable
         Maps an (n, d) array to n numbers.
     x : array-like, shape (d,)
     background : array-like, shape (N, d)
@@ -215,28 +215,29 @@ def coalition_values(f: Callable, x, background, masks) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        Shape (K,). Costs ``K * N`` model evaluations, in as few calls of ``f`` as possible.
+        Shape (K,). Costs ``K * N`` model evaluations, in as few calls of ``predict_fn`` as possible.
     """
+    _check_callable(predict_fn)
     x, background = _check_instance(x, background)
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 2 or masks.shape[1] != x.shape[0]:
         raise ValueError(f"masks must have shape (K, {x.shape[0]}), got shape {masks.shape}.")
     step = max(1, MAX_VALUES_PER_CALL // (len(background) * x.shape[0]))
-    values = [_evaluate(f, _hybrids(x, background, masks[start:start + step])).reshape(-1, len(background))
+    values = [_evaluate(predict_fn, _hybrids(x, background, masks[start:start + step])).reshape(-1, len(background))
               for start in range(0, len(masks), step)]
     return np.concatenate(values).mean(axis=1) if values else np.zeros(0)
 
 
-def interventional_game(f: Callable, x, background) -> Callable[[frozenset], float]:
+def interventional_game(predict_fn: Callable, x, background) -> Callable[[frozenset], float]:
     """The game SHAP explains: features are players, ``v(S) = mean_b f(x_S, b_rest)``.
 
     The returned function takes a frozenset of feature indices and caches its answers,
-    so :func:`exact_shapley` of it is the exact (interventional) SHAP value of ``f`` at ``x``.
+    so :func:`exact_shapley` of it is the exact (interventional) SHAP value of ``predict_fn`` at ``x``.
 
     Examples
     --------
-    >>> f = lambda X: X[:, 0] * X[:, 1]
-    >>> v = interventional_game(f, [2.0, 3.0], [[0.0, 1.0], [1.0, 0.0]])
+    >>> predict_fn = lambda X: X[:, 0] * X[:, 1]
+    >>> v = interventional_game(predict_fn, [2.0, 3.0], [[0.0, 1.0], [1.0, 0.0]])
     >>> v(frozenset()), v(frozenset({0})), v(frozenset({0, 1}))
     (0.0, 1.0, 6.0)
     """
@@ -248,7 +249,7 @@ def interventional_game(f: Callable, x, background) -> Callable[[frozenset], flo
         if key not in cache:
             mask = np.zeros((1, len(x)), dtype=bool)
             mask[0, list(key)] = True
-            cache[key] = float(coalition_values(f, x, background, mask)[0])
+            cache[key] = float(coalition_values(predict_fn, x, background, mask)[0])
         return cache[key]
 
     return value
@@ -374,7 +375,7 @@ def sample_coalitions(n_features: int, n_samples: int, rng=None) -> tuple[np.nda
         ``M >= 2``.
     n_samples : int
         The number of distinct coalitions (model evaluations per background row), >= 2.
-    rng : numpy.random.Generator or int, optional
+    rng : None, int, numpy.random.Generator or torch.Generator
 
     Returns
     -------
@@ -387,7 +388,7 @@ def sample_coalitions(n_features: int, n_samples: int, rng=None) -> tuple[np.nda
     if M < 2:
         raise ValueError(f"n_features must be >= 2 (with one feature there is nothing to sample), got {M}.")
     n_samples = _check_budget(n_samples)
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
     if n_samples >= 2**M - 2:
         return _all_coalitions(M)
     mass, n_paired = _size_masses(M)
@@ -449,10 +450,10 @@ def constrained_wls(Z, y, weights, total: float) -> np.ndarray:
     return np.append(head, total - head.sum())
 
 
-def kernel_shap(f: Callable, x, background, *, n_samples: int, rng=None) -> np.ndarray:
-    """Kernel SHAP (Lundberg and Lee, NeurIPS 2017): Shapley values of ``f`` at ``x`` by weighted regression.
+def kernel_shap(predict_fn: Callable, x, background, *, n_samples: int, rng=None) -> Explanation:
+    """Kernel SHAP (Lundberg and Lee, NeurIPS 2017): Shapley values at ``x`` by weighted regression.
 
-    The value of a coalition is ``f``'s mean over the background rows with the
+    The value of a coalition is the model's mean over the background rows with the
     coalition's features set to ``x``'s values (interventional SHAP). Features whose
     value in ``x`` equals every background row's cannot matter and get 0 (missingness);
     for the ``M`` others, :func:`sample_coalitions` picks ``n_samples`` coalitions and
@@ -462,7 +463,7 @@ def kernel_shap(f: Callable, x, background, *, n_samples: int, rng=None) -> np.n
 
     Parameters
     ----------
-    f : callable
+    predict_fn : callable
         Maps an (n, d) array to n numbers (one output: pick a class or a log-odds).
     x : array-like, shape (d,)
         The input to explain.
@@ -470,15 +471,17 @@ def kernel_shap(f: Callable, x, background, *, n_samples: int, rng=None) -> np.n
         Rows that stand for "feature absent" (one reference row, or a sample of the data).
     n_samples : int
         Number of coalitions (>= 2; at most ``2**M - 2`` are used). Costs
-        ``1 + N * (n_samples + 1)`` model evaluations, made in one call of ``f`` unless
-        that would exceed ``MAX_VALUES_PER_CALL`` numbers; ``shap.KernelExplainer`` makes
-        ``1 + N * n_samples`` per explanation and ``N`` once when it is built.
-    rng : numpy.random.Generator or int, optional
+        ``1 + N * (n_samples + 1)`` model evaluations, in batches of at most
+        ``MAX_VALUES_PER_CALL`` numbers (:func:`coalition_values`), so memory is bounded;
+        ``shap.KernelExplainer`` makes ``1 + N * n_samples`` per explanation and ``N``
+        once when it is built.
+    rng : None, int, numpy.random.Generator or torch.Generator
 
     Returns
     -------
-    numpy.ndarray
-        Shape (d,).
+    Explanation
+        ``values`` shape (d,); ``base_value`` = mean of the model over the background, so
+        that ``base_value + values.sum() == f(x)``; ``n_evaluations``.
 
     Examples
     --------
@@ -487,89 +490,113 @@ def kernel_shap(f: Callable, x, background, *, n_samples: int, rng=None) -> np.n
     >>> w = np.array([1.0, -2.0, 0.5])
     >>> background = np.random.default_rng(0).normal(size=(50, 3))
     >>> x = np.array([1.0, 1.0, 1.0])
-    >>> phi = kernel_shap(lambda X: X @ w, x, background, n_samples=6)
-    >>> bool(np.allclose(phi, w * (x - background.mean(axis=0))))
+    >>> result = kernel_shap(lambda X: X @ w, x, background, n_samples=6)
+    >>> bool(np.allclose(result.values, w * (x - background.mean(axis=0))))
     True
     """
+    _check_callable(predict_fn)
     x, background = _check_instance(x, background)
     n_samples = _check_budget(n_samples)
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
     varying = np.flatnonzero((background != x).any(axis=0))
     M, d, N = len(varying), len(x), len(background)
     if M >= 2:
         masks, weights = sample_coalitions(M, n_samples, rng)
     else:
         masks, weights = np.zeros((0, M), dtype=bool), np.zeros(0)
-    full = np.ones((len(masks), d), dtype=bool)  # non-varying features: x's value = the background's
-    full[:, varying] = masks
-    values = _evaluate(f, np.vstack([x[None], background, _hybrids(x, background, full)]))
-    fx, base = values[0], values[1:1 + N].mean()
+    fx = float(_evaluate(predict_fn, x[None])[0])
+    base = float(_evaluate(predict_fn, background).mean())
     phi = np.zeros(d)
     if M == 1:
         phi[varying] = fx - base
     elif M >= 2:
-        coalition_means = values[1 + N:].reshape(len(masks), N).mean(axis=1)
-        phi[varying] = constrained_wls(masks, coalition_means - base, weights, fx - base)
-    return phi
+        full = np.ones((len(masks), d), dtype=bool)  # non-varying features: x's value = the background's
+        full[:, varying] = masks
+        phi[varying] = constrained_wls(masks, coalition_values(predict_fn, x, background, full) - base, weights,
+                                       fx - base)
+    return Explanation(values=phi, base_value=base, n_evaluations=1 + N * (len(masks) + 1))
 
 
 # ------------------------------------------------------------------ sampling and LIME
 
 
-def sampling_shapley(f: Callable, x, background, *, n_permutations: int, rng=None) -> np.ndarray:
+def _orders(d: int, n_permutations: int, antithetic: bool, rng: np.random.Generator) -> np.ndarray:
+    """Random orders of d features, each drawn one followed by its reverse when ``antithetic``."""
+    n_drawn = -(-n_permutations // 2) if antithetic else n_permutations
+    drawn = rng.permuted(np.tile(np.arange(d), (n_drawn, 1)), axis=1)
+    if not antithetic:
+        return drawn
+    return np.stack([drawn, drawn[:, ::-1]], axis=1).reshape(-1, d)[:n_permutations]
+
+
+def sampling_shapley(predict_fn: Callable, x, background, *, n_permutations: int, antithetic: bool = True,
+                     rng=None) -> Explanation:
     """Shapley sampling values (Strumbelj and Kononenko, 2010, 2014): marginal contributions over random orders.
 
-    Each of ``n_permutations`` samples draws a random order of the features and a random
-    background row ``b``, then walks the order: starting from ``b``, the features are
-    switched to ``x``'s values one at a time and each switch's change of ``f`` is that
-    feature's marginal contribution. The estimate is unbiased for the interventional
-    Shapley value; its error shrinks like ``1 / sqrt(n_permutations)``.
+    Each sample is a random order of the features and a background row ``b``: starting
+    from ``b``, the features are switched to ``x``'s values one at a time along the order,
+    and each switch's change of the model is that feature's marginal contribution. The
+    background rows are used in turn (a random arrangement of them, cycled), so every row
+    gets its share. With ``antithetic=True`` (the default, as shap's
+    ``PermutationExplainer``) each random order is followed by its reverse, on the same
+    background row: in the pair every feature sees each other feature once before it and
+    once after it, which cancels every pairwise interaction's noise, so the estimate is
+    exact for models with at most pairwise interactions once every background row has
+    had a pair, and has a lower variance in general. The estimate is unbiased for the
+    interventional Shapley value; its error shrinks like ``1 / sqrt(n_permutations)``.
 
     Parameters
     ----------
-    f : callable
+    predict_fn : callable
         Maps an (n, d) array to n numbers.
     x : array-like, shape (d,)
     background : array-like, shape (N, d)
     n_permutations : int
-        Costs ``1 + d * n_permutations`` model evaluations, in as few calls as possible.
-    rng : numpy.random.Generator or int, optional
+        Orders evaluated (an odd budget spends its last order unpaired). Costs
+        ``1 + d * n_permutations`` model evaluations, in as few calls as possible.
+    antithetic : bool, default True
+        Pair each random order with its reverse.
+    rng : None, int, numpy.random.Generator or torch.Generator
 
     Returns
     -------
-    numpy.ndarray
-        Shape (d,). With a single background row it sums exactly to ``f(x) - f(b)``.
+    Explanation
+        ``values`` shape (d,); ``base_value``: the mean model output over the background
+        rows used, so that ``base_value + values.sum() == f(x)``.
 
     Examples
     --------
-    >>> f = lambda X: X[:, 0] + X[:, 0] * X[:, 1]
-    >>> phi = sampling_shapley(f, [1.0, 2.0], [[0.0, 0.0]], n_permutations=200, rng=0)
-    >>> float(phi.sum())
-    3.0
+    >>> predict_fn = lambda X: X[:, 0] + X[:, 0] * X[:, 1]
+    >>> result = sampling_shapley(predict_fn, [1.0, 2.0], [[0.0, 0.0]], n_permutations=2, rng=0)
+    >>> result.values.tolist(), result.base_value
+    ([2.0, 1.0], 0.0)
     """
+    _check_callable(predict_fn)
     x, background = _check_instance(x, background)
     n_permutations = check_positive_int("n_permutations", n_permutations)
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
     d = len(x)
-    orders = rng.permuted(np.tile(np.arange(d), (n_permutations, 1)), axis=1)
-    starts = background[rng.integers(len(background), size=n_permutations)]
+    orders = _orders(d, n_permutations, bool(antithetic), rng)
+    pair = np.arange(n_permutations) // (2 if antithetic else 1)
+    starts = background[rng.permutation(len(background))[pair % len(background)]]
     positions = np.argsort(orders, axis=1)  # positions[p, j]: when feature j switches in order p
     step = max(1, MAX_VALUES_PER_CALL // (d * d))
-    values = [np.asarray([float(_evaluate(f, x[None])[0])])]
+    fx = float(_evaluate(predict_fn, x[None])[0])
+    walks = []
     for start in range(0, n_permutations, step):
         stop = min(start + step, n_permutations)
         switched = positions[start:stop, None, :] < np.arange(d)[None, :, None]  # (p, k, j): j before step k
-        rows = np.where(switched, x, starts[start:stop, None, :]).reshape(-1, d)
-        values.append(_evaluate(f, rows))
-    fx, walks = values[0][0], np.concatenate(values[1:]).reshape(n_permutations, d)
+        walks.append(_evaluate(predict_fn, np.where(switched, x, starts[start:stop, None, :]).reshape(-1, d)))
+    walks = np.concatenate(walks).reshape(n_permutations, d)
     after = np.concatenate([walks[:, 1:], np.full((n_permutations, 1), fx)], axis=1)
     contributions = np.empty((n_permutations, d))
     contributions[np.arange(n_permutations)[:, None], orders] = after - walks
-    return contributions.mean(axis=0)
+    return Explanation(values=contributions.mean(axis=0), base_value=float(walks[:, 0].mean()),
+                       n_evaluations=1 + d * n_permutations)
 
 
-def lime_coalitions(f: Callable, x, background, *, n_samples: int, kernel_width: float = 0.25,
-                    rng=None) -> np.ndarray:
+def lime_coalitions(predict_fn: Callable, x, background, *, n_samples: int, kernel_width: float = 0.25,
+                    rng=None) -> Explanation:
     """LIME (Ribeiro, Singh and Guestrin, KDD 2016) in Kernel SHAP's space of coalitions.
 
     The interpretable features are "feature i takes x's value" (on) or "comes from the
@@ -581,7 +608,7 @@ def lime_coalitions(f: Callable, x, background, *, n_samples: int, kernel_width:
 
     Parameters
     ----------
-    f : callable
+    predict_fn : callable
         Maps an (n, d) array to n numbers.
     x : array-like, shape (d,)
     background : array-like, shape (N, d)
@@ -589,33 +616,34 @@ def lime_coalitions(f: Callable, x, background, *, n_samples: int, kernel_width:
         Number of on/off vectors; costs ``N * n_samples`` model evaluations.
     kernel_width : float, default 0.25
         lime's default for images.
-    rng : numpy.random.Generator or int, optional
+    rng : None, int, numpy.random.Generator or torch.Generator
 
     Returns
     -------
-    numpy.ndarray
-        Shape (d,): the local linear model's coefficients.
+    Explanation
+        ``values`` shape (d,): the local linear model's coefficients; ``base_value``: its intercept.
     """
     from lime.lime_base import LimeBase
     from sklearn.metrics import pairwise_distances
 
+    _check_callable(predict_fn)
     x, background = _check_instance(x, background)
     n_samples = check_positive_int("n_samples", n_samples)
     width = check_real("kernel_width", kernel_width, low=0, low_inclusive=False)
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
     masks = rng.integers(0, 2, size=(n_samples, len(x))).astype(bool)
     masks[0] = True
-    values = coalition_values(f, x, background, masks)
+    values = coalition_values(predict_fn, x, background, masks)
     distances = pairwise_distances(masks, masks[:1], metric="cosine").ravel()
     explainer = LimeBase(lambda dist: np.sqrt(np.exp(-(dist**2) / width**2)),
                          random_state=int(rng.integers(2**31)))
     with one_blas_thread():
-        _, weights, _, _ = explainer.explain_instance_with_data(masks.astype(float), values[:, None], distances, 0,
-                                                                len(x), feature_selection="none")
+        intercept, weights, _, _ = explainer.explain_instance_with_data(masks.astype(float), values[:, None],
+                                                                        distances, 0, len(x), feature_selection="none")
     coefficients = np.zeros(len(x))
     for feature, weight in weights:
         coefficients[feature] = weight
-    return coefficients
+    return Explanation(values=coefficients, base_value=float(intercept), n_evaluations=len(background) * n_samples)
 
 
 # ------------------------------------------------------------------ exercises

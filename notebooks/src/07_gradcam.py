@@ -138,7 +138,8 @@ plt.show()
 # with one sigmoid output per digit: "is there a 3 on this canvas?". It never saw a box.
 
 # %%
-from course_utils.canvases import draw_box, exact_match_accuracy, mnist_canvases
+from course_utils.canvases import exact_match_accuracy, mnist_canvases
+from course_utils.plotting import draw_box
 from course_utils.models import gradcam_layer
 
 pairs_model = load_pretrained("mnist_pairs_cnn", device=ctx.device)

@@ -1,7 +1,8 @@
-"""The one torch layer under every model-specific method of the course (private).
+"""The one torch layer under every torch function of the course (private).
 
-Every torch explainer, attack and measurement goes through these helpers, so that all of
-them behave the same way:
+Every torch explainer, attack and measurement (``course_utils.xai``), and the package's
+prediction, canvas and training helpers, go through these, so that all of them behave
+the same way:
 
 - inputs are checked with the message style of :mod:`course_utils.validation` (a
   ``TypeError`` for a wrong kind, a ``ValueError`` for a wrong shape or value, the message
@@ -21,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..validation import _got
+from .validation import _got
 
 __all__ = ["check_model", "check_input", "check_target", "check_baseline", "check_layer", "model_device",
-           "model_dtype", "evaluating", "selected_output", "output_gradient"]
+           "model_dtype", "evaluating", "check_output", "selected_output", "output_gradient"]
 
 
 def check_model(model, name: str = "model") -> nn.Module:
@@ -178,7 +179,7 @@ def evaluating(model: nn.Module, *, freeze: bool = False) -> Iterator[nn.Module]
             p.requires_grad_(flag)
 
 
-def _check_output(out, target: torch.Tensor) -> torch.Tensor:
+def check_output(out, target: torch.Tensor) -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"model must return a 2-D tensor (N, n_outputs), got {shape}.")
@@ -193,7 +194,7 @@ def _check_output(out, target: torch.Tensor) -> torch.Tensor:
 
 def selected_output(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, of: str = "logit") -> torch.Tensor:
     """``model(x)[i, target[i]]`` (``of="logit"``) or its softmax probability, for every example: shape (N,)."""
-    out = _check_output(model(x), target)
+    out = check_output(model(x), target)
     if of == "probability":
         out = out.softmax(dim=1)
     elif of != "logit":
