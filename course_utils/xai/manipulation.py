@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from torch import nn
 from ..exercises import Exercise, register
 from ..runtime import as_generator, as_torch_generator, one_blas_thread
 from ..validation import check_array, check_in, check_nonnegative_int, check_positive_int, check_real
-from ._torch import check_input, check_layer, check_model, check_target, evaluating, selected_output
+from .._torch import check_input, check_layer, check_model, check_target, evaluating, selected_output
 
 __all__ = [
     "fooling_scaffold",
@@ -182,7 +183,10 @@ class Scaffold:
     def is_real(self, X) -> np.ndarray:
         """True for the rows the detector takes for real data (probability of "real" >= 0.5)."""
         X = check_array("X", X, ndim=2)
-        return self.detector.predict_proba(X[:, self.columns])[:, 1] >= 0.5
+        classes = list(self.detector.classes_)
+        if 1.0 not in classes:  # trained on perturbations only
+            return np.zeros(len(X), dtype=bool)
+        return self.detector.predict_proba(X[:, self.columns])[:, classes.index(1.0)] >= 0.5
 
     def __call__(self, X) -> np.ndarray:
         X = check_array("X", X, ndim=2)
@@ -396,7 +400,7 @@ def data_lime(predict_fn, x, X_train, *, n_features: int, n_samples: int = 5000,
         raise ValueError(f"predict_fn must return one probability per row, shape ({n_samples},), got {y.shape}.")
     weights = lime.kernel(np.linalg.norm(Z - Z[0], axis=1), width)
     surrogate = lime.fit_sparse_surrogate(Z, y, weights, n_features)
-    return Explanation(surrogate.weights, surrogate.intercept, n_samples, surrogate.score)
+    return Explanation(surrogate.values, surrogate.base_value, n_samples, surrogate.score)
 
 
 # ------------------------------------------------------------------ manipulated inputs (Dombrowski et al. 2019)
@@ -729,11 +733,13 @@ def activation_clusters(features, *, n_components: int = 10, rng=None) -> np.nda
     """
     from sklearn.cluster import KMeans
     from sklearn.decomposition import FastICA
+    from sklearn.exceptions import ConvergenceWarning
 
     R = check_array("features", features, ndim=2)
     n_components = check_positive_int("n_components", n_components)
     rng = as_generator(rng)
-    with one_blas_thread():
+    with one_blas_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # ICA only has to separate, not to converge exactly
         reduced = FastICA(n_components=min(n_components, R.shape[1]), random_state=int(rng.integers(2**31 - 1)),
                           max_iter=500, whiten="unit-variance").fit_transform(R)
         labels = KMeans(2, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit_predict(reduced)
