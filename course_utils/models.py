@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_backdoor", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_backdoor", "mnist_cnn_gradcam_fooled", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -91,6 +91,13 @@ def mnist_cnn_backdoor() -> nn.Sequential:
     return model
 
 
+def mnist_cnn_gradcam_fooled() -> nn.Sequential:
+    """:func:`mnist_cnn` fine-tuned so that its Grad-CAM points at the top-left corner (lesson 10; ``python -m course_utils.train mnist_cnn_gradcam_fooled``)."""
+    model = mnist_cnn()
+    model.course_name = "mnist_cnn_gradcam_fooled"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -109,6 +116,7 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "mnist_pairs_cnn": mnist_pairs_cnn,
     "mnist_cnn_robust": mnist_cnn_robust,
     "mnist_cnn_backdoor": mnist_cnn_backdoor,
+    "mnist_cnn_gradcam_fooled": mnist_cnn_gradcam_fooled,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
@@ -117,6 +125,7 @@ _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     "mnist_cnn": lambda model: model.relu2,
     "mnist_cnn_robust": lambda model: model.relu2,
     "mnist_cnn_backdoor": lambda model: model.relu2,
+    "mnist_cnn_gradcam_fooled": lambda model: model.relu2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
     "mnist_pairs_cnn": lambda model: model.relu5,
 }
@@ -160,7 +169,9 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
         ``python -m course_utils.train mnist_cnn_robust``; see its card for the robust accuracy
         under PGD at eps 0.3), ``"mnist_cnn_backdoor"`` (the same architecture trained on
         BadNets-poisoned digits by ``python -m course_utils.train mnist_cnn_backdoor``, lesson 10;
-        its card has the clean accuracy and the attack success rate) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
+        its card has the clean accuracy and the attack success rate), ``"mnist_cnn_gradcam_fooled"``
+        (``mnist_cnn`` fine-tuned so that its Grad-CAM points at the top-left corner, lesson 10)
+        or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
         through :func:`course_utils.data.fetch`: needs the internet or ``COURSE_DATA_MIRROR``).
     device : torch.device or str, optional
 

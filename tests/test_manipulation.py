@@ -297,3 +297,19 @@ def test_backdoor_checkpoint_card_and_behaviour():
         hit = (model(man.add_trigger(X[others])).argmax(1) == card["target_class"]).float().mean().item()
     assert clean >= 0.97 and hit >= 0.9
     assert models.gradcam_layer(model) is model.relu2
+
+
+@pytest.mark.usefixtures("mirror_dir")
+def test_gradcam_fooled_checkpoint_card_and_behaviour():
+    from course_utils.train import FOOLING_BOX
+    from course_utils.xai.evaluation import box_mass
+    from course_utils.xai.gradcam import gradcam
+
+    card = json.loads(models.checkpoint_path("mnist_cnn_gradcam_fooled").with_suffix(".json").read_text())
+    assert "course_utils.train mnist_cnn_gradcam_fooled" in card["command"] and tuple(card["fooling_box"]) == FOOLING_BOX
+    assert card["test_accuracy"] >= 0.97 and card["fooling_success_rate"] >= FOOLED_MIN_SUCCESS
+    fooled, original = load_pretrained("mnist_cnn_gradcam_fooled"), load_pretrained("mnist_cnn")
+    X, y = data.mnist_tensors("test", n=100)
+    mass = [box_mass(m, FOOLING_BOX) for m in gradcam(fooled, models.gradcam_layer(fooled), X, y).numpy()]
+    mass_original = [box_mass(m, FOOLING_BOX) for m in gradcam(original, models.gradcam_layer(original), X, y).numpy()]
+    assert np.mean(np.array(mass) > 0.5) >= FOOLED_MIN_SUCCESS - 0.1 and np.mean(np.array(mass_original) > 0.5) <= 0.05

@@ -35,6 +35,7 @@ __all__ = [
     "QueryRecorder",
     "nearest_real_distance",
     "data_lime",
+    "lime_library_weights",
     "softplus_model",
     "normalise_map",
     "manipulation_loss",
@@ -350,6 +351,17 @@ def nearest_real_distance(X, X_reference, *, scale=None) -> np.ndarray:
     return index.kneighbors(X / scale)[0][:, 0]
 
 
+def lime_library_weights(explanation, n_features: int, *, label: int = 1) -> np.ndarray:
+    """The weights of a ``lime`` library explanation as one vector of length ``n_features`` (0 for unselected features).
+
+    ``lime.explanation.Explanation.as_map()[label]`` lists ``(feature, weight)`` pairs.
+    """
+    weights = np.zeros(check_positive_int("n_features", n_features))
+    for feature, weight in explanation.as_map()[label]:
+        weights[int(feature)] = weight
+    return weights
+
+
 def data_lime(predict_fn, x, X_train, *, n_features: int, n_samples: int = 5000, kernel_width: float | None = None,
               categorical_features=(), rng=None):
     """LIME whose perturbations are real rows: samples drawn from ``X_train`` instead of from a product of marginals.
@@ -590,11 +602,14 @@ def differentiable_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, 
 
 
 def region_mass(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
-    """Share of each map's (non-negative) mass inside ``box = (row0, col0, row1, col1)`` (exclusive ends); 0 for an empty map."""
-    r0, c0, r1, c1 = box
+    """Share of each map's (non-negative) mass inside ``box = (x0, y0, x1, y1)`` (exclusive ends); 0 for an empty map.
+
+    The differentiable, batched form of :func:`course_utils.xai.evaluation.box_mass`.
+    """
+    x0, y0, x1, y1 = box
     maps = maps.clamp_min(0)
     total = maps.flatten(1).sum(dim=1)
-    inside = maps[..., r0:r1, c0:c1].flatten(1).sum(dim=1)
+    inside = maps[..., y0:y1, x0:x1].flatten(1).sum(dim=1)
     return torch.where(total > 0, inside / total.clamp_min(1e-12), torch.zeros_like(total))
 
 
@@ -602,7 +617,7 @@ def region_mass(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Ten
 
 
 def trigger_box(shape: tuple[int, ...], size: int = TRIGGER_SIZE, margin: int = 1) -> tuple[int, int, int, int]:
-    """The trigger's box ``(row0, col0, row1, col1)`` (exclusive ends) in images of ``shape`` (..., H, W)."""
+    """The trigger's box ``(x0, y0, x1, y1)`` in images of ``shape`` (..., H, W): columns then rows, exclusive ends (the course's box convention)."""
     size, margin = check_positive_int("size", size), check_nonnegative_int("margin", margin)
     height, width = shape[-2], shape[-1]
     if size + margin > min(height, width):
@@ -626,9 +641,9 @@ def add_trigger(x: torch.Tensor, *, size: int = TRIGGER_SIZE, value: float = 1.0
         raise ValueError(f"x must be a batch of images, a torch.Tensor of shape (N, C, H, W), "
                          f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
     value = check_real("value", value, low=0, high=1)
-    r0, c0, r1, c1 = trigger_box(tuple(x.shape), size)
+    x0, y0, x1, y1 = trigger_box(tuple(x.shape), size)
     out = x.clone()
-    out[..., r0:r1, c0:c1] = value
+    out[..., y0:y1, x0:x1] = value
     return out
 
 
