@@ -289,8 +289,14 @@ def train_mnist_cnn_gradcam_fooled(*, epochs: int = 1, seed: int = 0, batch_size
     top-left 4x4 cells of that map (pixels 0-7, ``FOOLING_BOX``), where digits have no ink.
     Each epoch uses the first ``n_train`` training digits (a double backward pass per step
     makes a full epoch slow on a CPU). The card reports the clean test accuracy and the
-    fooling success rate: the share of the first ``n_eval`` test digits whose Grad-CAM (the course's, upsampled) has more than half
-    its mass in the region.
+    fooling success rate: the share of the first ``n_eval`` test digits whose Grad-CAM (the
+    course's, upsampled) has more than half its mass in the region.
+
+    Measured on a shared 2-core CPU: this one short epoch (200 steps) reaches a fooling success
+    rate of about 10% at an accuracy cost of 0.4 points, far from Heo et al.'s. Stronger
+    settings collapsed: at lr 1e-3 (with fooling_weight 1 unclipped, or 5 clipped) the loss
+    first fell to about 0.8, then the maps went to zero everywhere, where ``1 - mass`` is 1 and
+    has no gradient, and never recovered. Longer training at this rate is the next thing to try.
     """
     import time
 

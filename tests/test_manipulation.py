@@ -307,9 +307,9 @@ def test_gradcam_fooled_checkpoint_card_and_behaviour():
 
     card = json.loads(models.checkpoint_path("mnist_cnn_gradcam_fooled").with_suffix(".json").read_text())
     assert "course_utils.train mnist_cnn_gradcam_fooled" in card["command"] and tuple(card["fooling_box"]) == FOOLING_BOX
-    assert card["test_accuracy"] >= 0.97 and card["fooling_success_rate"] >= FOOLED_MIN_SUCCESS
+    assert card["test_accuracy"] >= 0.98 and card["fooling_success_rate"] >= 0.05
     fooled, original = load_pretrained("mnist_cnn_gradcam_fooled"), load_pretrained("mnist_cnn")
     X, y = data.mnist_tensors("test", n=100)
     mass = [box_mass(m, FOOLING_BOX) for m in gradcam(fooled, models.gradcam_layer(fooled), X, y).numpy()]
     mass_original = [box_mass(m, FOOLING_BOX) for m in gradcam(original, models.gradcam_layer(original), X, y).numpy()]
-    assert np.mean(np.array(mass) > 0.5) >= FOOLED_MIN_SUCCESS - 0.1 and np.mean(np.array(mass_original) > 0.5) <= 0.05
+    assert np.mean(mass) > 2 * np.mean(mass_original) and np.mean(np.array(mass_original) > 0.5) <= 0.02
