@@ -261,6 +261,27 @@ print("scaffold: race first in <= 10%, unrelated_1 first in >= 85% (ours and lim
 print("scaffold: race's share of the absolute weights below 5%:", bool(max(race_weight_share) < 0.05))
 
 # %% [markdown]
+# **Try it.** Pick a test row and compare our LIME's weights for the biased model and for
+# the scaffold: the same person, the same decision, two different stories.
+
+# %%
+import ipywidgets as widgets
+
+
+def show_row(index=0):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, model in zip(axes, ("biased f", "scaffold")):
+        plotting.bar_weights(lime_results[("our LIME", model)][index], features, ax=ax, top_k=5,
+                             title=f"our LIME, {model}: row {index}")
+        ax.set_xlabel("LIME weight (probability of high risk)")
+    fig.tight_layout()
+    plt.show()
+
+
+widgets.interact(show_row, index=widgets.IntSlider(value=0, min=0, max=n_explain - 1, description="test row",
+                                                   continuous_update=False));
+
+# %% [markdown]
 # **With LIME's default, discretisation.** The library's default (and ours) cuts numeric
 # columns into quartiles and draws values inside the bins. For a count that is 0 for most
 # people (juvenile felonies, misdemeanours), the bottom quartile is the single value 0, so
