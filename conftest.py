@@ -4,6 +4,9 @@
   fast mode, and fast mode keeps the whole suite short.
 - Threads are split between xdist workers (two notebooks at a time must not fight over
   every core).
+- A relative ``COURSE_DATA_MIRROR`` is made absolute once (notebook kernels run in
+  ``notebooks/``), and the session checks once, at its start, that the course's data can
+  be reached: if not, it stops with one message instead of failing every notebook cell.
 - At the end, one line per notebook with its execution time.
 """
 import os
@@ -33,6 +36,22 @@ def pytest_configure(config):
     for name in _THREAD_VARIABLES:
         if name not in _SET_BY_USER:
             os.environ[name] = str(threads)
+    if not hasattr(config, "workerinput"):  # the controller, once: the workers inherit what it sets
+        _check_data(config)
+
+
+def _check_data(config) -> None:
+    import pytest
+
+    from course_utils import data
+
+    try:
+        folder = data.mirror_folder()
+        if folder is not None:
+            os.environ["COURSE_DATA_MIRROR"] = str(folder)  # absolute for the workers and the kernels
+        data.check_data_available()
+    except data.DataUnavailableError as err:
+        pytest.exit(str(err), returncode=4)
 
 NOTEBOOK_BUDGET_S = 120
 _notebook_seconds: dict[str, float] = defaultdict(float)

@@ -51,7 +51,7 @@ def main() -> None:
     X, y = data.mnist_tensors("test", n=256)
     X, y = X.to(device), y.to(device)
     generator = torch.Generator().manual_seed(0)
-    functions = {"ours": lambda: pgd(model, X, y, eps=EPS, alpha=ALPHA, steps=STEPS, generator=generator),
+    functions = {"ours": lambda: pgd(model, X, y, eps=EPS, alpha=ALPHA, steps=STEPS, rng=generator),
                  "floor": lambda: bare_passes(model, X, y, STEPS)}
     try:
         import torchattacks

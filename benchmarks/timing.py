@@ -1,6 +1,8 @@
-"""Timing shared by the benchmark scripts (run them from the repository root)."""
+"""Timing and counting shared by the benchmark scripts (run them from the repository root)."""
 import time
 from collections.abc import Callable
+
+import numpy as np
 
 
 def best_of(function: Callable[[], object], repeats: int = 3) -> float:
@@ -11,3 +13,49 @@ def best_of(function: Callable[[], object], repeats: int = 3) -> float:
         function()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def paired_ratios(a: Callable[[], object], b: Callable[[], object], repeats: int = 5) -> np.ndarray:
+    """Wall-time ratios time(b) / time(a), one per pair, run as a b a b ... (after one warm-up pair).
+
+    Pairing keeps each ratio meaningful when a shared machine's speed drifts during the
+    run; quote the median and show the spread (min, max).
+    """
+    def timed(function):
+        start = time.perf_counter()
+        function()
+        return time.perf_counter() - start
+
+    timed(a), timed(b)
+    ratios = []
+    for _ in range(repeats):
+        seconds_a = timed(a)
+        ratios.append(timed(b) / seconds_a)
+    return np.array(ratios)
+
+
+def spread(ratios) -> str:
+    """``median (min-max)`` of a set of ratios."""
+    ratios = np.asarray(ratios, dtype=float)
+    return f"{np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f})"
+
+
+class CountingModel:
+    """Wraps a model's predict function and counts the calls and the rows it is evaluated on.
+
+    Works with any explainer, whatever it reports itself.
+    """
+
+    def __init__(self, predict: Callable):
+        self.predict, self.calls, self.rows, self.seconds = predict, 0, 0, 0.0
+
+    def __call__(self, X):
+        start = time.perf_counter()
+        out = self.predict(X)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        self.rows += len(X)
+        return out
+
+    def reset(self) -> None:
+        self.calls, self.rows, self.seconds = 0, 0, 0.0

@@ -8,7 +8,8 @@ the same way:
   ``TypeError`` for a wrong kind, a ``ValueError`` for a wrong shape or value, the message
   naming the parameter, what was expected and what was received);
 - inputs are moved to the model's device and cast to its floating dtype (a float64 NumPy
-  batch works with a float32 model); results are on the model's device;
+  batch works with a float32 model; a model without parameters keeps the input's dtype);
+  results are on the model's device;
 - the model is used in eval mode and left as it was found (:func:`evaluating`): its mode,
   every submodule's mode, BatchNorm's running statistics, its ``requires_grad`` flags and
   its parameters' ``.grad``.
@@ -44,12 +45,12 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def model_dtype(model: nn.Module) -> torch.dtype:
-    """The dtype of the model's first floating-point parameter or buffer; float32 for none."""
+def model_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's first floating-point parameter or buffer; None for a model without any."""
     for tensor in (*model.parameters(), *model.buffers()):
         if tensor.is_floating_point():
             return tensor.dtype
-    return torch.float32
+    return None
 
 
 def check_input(x, model: nn.Module, *, name: str = "x", images: bool = False, unit_range: bool = False) -> torch.Tensor:
@@ -57,8 +58,9 @@ def check_input(x, model: nn.Module, *, name: str = "x", images: bool = False, u
 
     Parameters
     ----------
-    x : torch.Tensor or numpy.ndarray
-        A batch of shape (N, ...), N >= 1, finite floating-point values.
+    x : torch.Tensor
+        A batch of shape (N, ...), N >= 1, finite floating-point values (float64 is cast
+        to the model's dtype).
     model : torch.nn.Module
         Gives the device and dtype.
     name : str
@@ -68,11 +70,10 @@ def check_input(x, model: nn.Module, *, name: str = "x", images: bool = False, u
     unit_range : bool
         Require values in [0, 1] (images for attacks).
     """
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        x = torch.from_numpy(x)
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        kind = f"a {x.dtype} tensor" if isinstance(x, (torch.Tensor, np.ndarray)) else type(x).__name__
-        raise TypeError(f"{name} must be a floating-point torch.Tensor (a batch of shape (N, ...)), got {kind}.")
+        kind = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
+        hint = " (torch.as_tensor(x, dtype=torch.float32) converts a NumPy array)" if isinstance(x, np.ndarray) else ""
+        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {kind}{hint}.")
     shape = tuple(x.shape)
     if images and x.ndim != 4:
         raise ValueError(f"{name} must be a batch of images of shape (N, C, H, W), got shape {shape}.")
@@ -86,13 +87,13 @@ def check_input(x, model: nn.Module, *, name: str = "x", images: bool = False, u
         raise ValueError(f"{name} must contain only finite values, got NaN or inf in {int(bad.sum())} of {len(x)} examples.")
     if unit_range and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"{name} must hold images in [0, 1], got values in [{x.min().item():.3g}, {x.max().item():.3g}].")
-    return x.detach().to(device=model_device(model), dtype=model_dtype(model))
+    return x.detach().to(device=model_device(model), dtype=model_dtype(model) or x.dtype)
 
 
 def check_target(target, n: int, device: torch.device | str = "cpu", *, name: str = "target") -> torch.Tensor:
     """``target`` (an int, or one int per example) as a long tensor of shape (n,) on ``device``."""
     want = f"an int or a 1-D integer tensor of length {n} (one per example)"
-    if isinstance(target, (bool, np.bool_)):
+    if isinstance(target, (bool, np.bool_, float, np.floating, str)):
         raise TypeError(f"{name} must be {want}, {_got(target)}.")
     if isinstance(target, (int, np.integer)):
         return torch.full((n,), int(target), dtype=torch.long, device=device)
@@ -181,7 +182,7 @@ def evaluating(model: nn.Module, *, freeze: bool = False) -> Iterator[nn.Module]
 
 def check_output(out, target: torch.Tensor) -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        shape = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"model must return a 2-D tensor (N, n_outputs), got {shape}.")
     if int(target.max()) >= out.shape[1] or int(target.min()) < 0:
         raise ValueError(f"target must be in [0, {out.shape[1] - 1}] (the model has {out.shape[1]} outputs), "

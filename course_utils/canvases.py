@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import data
 from ._torch import evaluating, model_device
 from .runtime import as_generator
 from .validation import check_in, check_nonnegative_int, check_positive_int
@@ -195,8 +196,6 @@ def mnist_canvases(split: str = "test", n: int = 1000, *, rng=0, size: int = 64)
     >>> canvases = mnist_canvases("test", 8, rng=0)  # doctest: +SKIP
     >>> canvases.images.shape, canvases.boxes[0]      # doctest: +SKIP
     """
-    from . import data
-
     check_in("split", split, ("train", "test"))
     rng = as_generator(rng)
     X, y = data.mnist_tensors(split)

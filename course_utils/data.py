@@ -33,11 +33,15 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from .paths import REPO_ROOT as _REPO_ROOT
+
 __all__ = [
     "DataFile",
     "REGISTRY",
     "DataUnavailableError",
     "cache_dir",
+    "mirror_folder",
+    "check_data_available",
     "fetch",
     "TabularData",
     "mnist",
@@ -54,7 +58,6 @@ __all__ = [
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 30
-_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,51 @@ def _file_blocks(path: Path) -> Callable:
     return blocks
 
 
+def mirror_folder() -> Path | None:
+    """The folder ``COURSE_DATA_MIRROR`` names (None if unset or a URL), as an absolute path.
+
+    A relative path is resolved against the current folder, then against the course's
+    root: a learner who sets ``COURSE_DATA_MIRROR=../shared/data`` in the clone and then
+    opens a notebook (whose kernel runs in ``notebooks/``) gets the same folder.
+
+    Raises
+    ------
+    DataUnavailableError
+        If the variable holds a relative path that is a folder in neither place.
+    """
+    mirror = os.environ.get("COURSE_DATA_MIRROR", "").strip()
+    if not mirror or ("://" in mirror and not mirror.startswith("file://")):
+        return None
+    folder = Path(mirror.removeprefix("file://")).expanduser()
+    if folder.is_absolute():
+        return folder
+    for base in (Path.cwd(), _REPO_ROOT):
+        if (base / folder).is_dir():
+            return (base / folder).resolve()
+    raise DataUnavailableError(
+        f"COURSE_DATA_MIRROR={mirror!r} is a relative path, and it is a folder neither here ({Path.cwd()}) nor "
+        f"in the course's folder ({_REPO_ROOT}). Set it to an absolute path, e.g. "
+        f"export COURSE_DATA_MIRROR=\"$(cd {mirror} && pwd)\" from the folder where it is right.")
+
+
+def check_data_available() -> None:
+    """Fetch one small file of the registry, or raise one clear :class:`DataUnavailableError`.
+
+    The test session calls this once at its start, so that without data a learner sees
+    one message (which variable to set, what the folder must hold) instead of hundreds of
+    failing cells.
+    """
+    smallest = min(REGISTRY.values(), key=lambda entry: entry.size)
+    try:
+        fetch(smallest.path)
+    except DataUnavailableError as err:
+        raise DataUnavailableError(
+            f"The course's data cannot be reached: {err}\nSet COURSE_DATA_MIRROR to a folder that holds the "
+            f"course's files in the registry's layout (course_utils/registry.tsv: mnist/..., tabular/..., "
+            f"text/..., images/...), e.g. export COURSE_DATA_MIRROR=/path/to/shared/data, or run where the "
+            f"canonical URLs can be reached.") from None
+
+
 def _sources(entry: DataFile) -> list[tuple[str, str, Callable]]:
     """(label, location, block generator) for the mirror (if set) and the canonical URL."""
     sources = []
@@ -172,7 +220,7 @@ def _sources(entry: DataFile) -> list[tuple[str, str, Callable]]:
             location = mirror.rstrip("/") + "/" + entry.path
             sources.append(("mirror", location, _url_blocks(location)))
         else:
-            folder = Path(mirror.removeprefix("file://")).expanduser()
+            folder = mirror_folder()
             location = str(folder / entry.path)
             sources.append(("mirror", location, _file_blocks(folder / entry.path)))
     sources.append(("download", entry.url, _url_blocks(entry.url)))

@@ -18,23 +18,83 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Normalize", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_backdoor", "mnist_cnn_gradcam_fooled", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+from . import data
+from .paths import REPO_ROOT
+from .runtime import as_generator
+from .validation import check_array
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+__all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_backdoor", "mnist_cnn_gradcam_fooled", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+
+CHECKPOINT_DIR = REPO_ROOT / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class Normalize(nn.Module):
-    """Per-channel ``(x - mean) / std`` as a layer, so models take images in [0, 1]."""
+    """``(x - mean) / std`` as a layer: per channel of images (N, C, H, W), or per column of rows (N, d).
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+    As the first layer, it lets image models take pixels in [0, 1] and tabular models take
+    raw feature values, so attacks, counterfactuals and explanations work in the data's units.
+
+    Parameters
+    ----------
+    mean, std : sequence of float
+        One value per channel (or column); every ``std`` must be positive.
+    tabular : bool, default False
+        Broadcast over rows (N, d) instead of images (N, C, H, W).
+    """
+
+    def __init__(self, mean, std, *, tabular: bool = False):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+        if mean.ndim != 1 or mean.shape != std.shape or len(mean) == 0:
+            raise ValueError(f"mean and std must be 1-D with one value per channel each, got shapes "
+                             f"{tuple(mean.shape)} and {tuple(std.shape)}.")
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
+            raise ValueError(f"std must be finite and positive (and mean finite), got std {std.tolist()}.")
+        shape = (1, -1) if tabular else (1, -1, 1, 1)
+        self.register_buffer("mean", mean.view(*shape))
+        self.register_buffer("std", std.view(*shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
+def tabular_mlp(X_train, hidden=(20, 5), *, probability: bool = True, rng=0) -> nn.Sequential:
+    """A small MLP for tables: :class:`Normalize` with ``X_train``'s column statistics, then ReLU layers.
+
+    Lesson 06 explains it with counterfactuals: its first layer standardises, so it takes
+    and is explained in the data's own units. Train it with :func:`course_utils.train.fit_tabular`.
+
+    Parameters
+    ----------
+    X_train : array-like, shape (n, d)
+        Gives the means and standard deviations of the columns (none may be constant).
+    hidden : sequence of int, default (20, 5)
+    probability : bool, default True
+        End with a sigmoid (a probability) or not (a score).
+    rng : int, numpy.random.Generator or torch.Generator, default 0
+        Seeds the initial weights (torch's global generator is left as it was).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Maps (n, d) float32 rows to (n,) outputs.
+    """
+    X_train = check_array("X_train", X_train, ndim=2)
+    sizes = [int(h) for h in hidden]
+    if any(h < 1 for h in sizes):
+        raise ValueError(f"hidden must hold positive layer sizes, got {list(hidden)}.")
+    generator = as_generator(rng)  # checks rng; an int seeds torch directly, as lesson 06 always did
+    seed = int(rng) if isinstance(rng, int) and not isinstance(rng, bool) else int(generator.integers(2**62))
+    with torch.random.fork_rng(devices=[]):  # nn.Linear draws its initial weights from torch's global generator
+        torch.manual_seed(seed)
+        layers, width = [Normalize(X_train.mean(axis=0), X_train.std(axis=0), tabular=True)], X_train.shape[1]
+        for size in sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        layers += [nn.Linear(width, 1), nn.Flatten(0)] + ([nn.Sigmoid()] if probability else [])
+    return nn.Sequential(*layers)
 
 
 def mnist_cnn() -> nn.Sequential:
@@ -182,8 +242,6 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
     course_utils.data.DataUnavailableError
         ImageNet weights requested where they cannot be fetched.
     """
-    from . import data
-
     _check_name(name)
     model = PRETRAINED[name]()
     if name == "resnet18_imagenet":

@@ -10,7 +10,9 @@ cell, ``# %% [markdown]`` a markdown cell whose lines start with ``# ``). Inside
 - ``#@course_setup`` in a code cell: replaced by the Colab install snippet;
 - the first markdown cell gets the "Open in Colab" badge.
 
-Commands (from the repository root)::
+This is a repository tool, not part of what a learner uses: it reads and writes the
+clone's ``notebooks/`` folder (the root is :data:`course_utils.paths.REPO_ROOT`), so it
+works only from a clone. Commands (from the repository root)::
 
     python -m course_utils.notebooks build            # write notebooks/ and notebooks/solutions/
     python -m course_utils.notebooks record [NN ...]  # run in fast mode, store NBVAL_CHECK_OUTPUT outputs
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from .paths import REPO_ROOT as ROOT
 SOURCE_DIR = ROOT / "notebooks" / "src"
 OUTPUT_DIRS = {"student": ROOT / "notebooks", "solution": ROOT / "notebooks" / "solutions"}
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"

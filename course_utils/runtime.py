@@ -22,6 +22,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from . import data, plotting
 from .validation import _got, check_in, check_nonnegative_int
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "as_generator",
     "as_torch_generator",
     "one_blas_thread",
-    "REPO_ROOT",
-    "repo_root",
     "seed_everything",
     "fast_mode",
     "pick",
@@ -41,23 +40,8 @@ __all__ = [
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 T = TypeVar("T")
-REPO_ROOT = Path(__file__).resolve().parent.parent  # the clone's root when the package is used from one
 _BLAS: list = []  # a threadpoolctl controller, made on first use
 _RNG_KINDS = "None, an int seed, a numpy.random.Generator or a torch.Generator"
-
-
-def repo_root() -> Path:
-    """The root of the course's git clone, for the repository tools (notebook builder, site).
-
-    Raises
-    ------
-    RuntimeError
-        If ``course_utils`` is not used from a clone (an installed copy has no notebooks).
-    """
-    if not ((REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "notebooks").is_dir()):
-        raise RuntimeError(f"this tool works on a clone of the course repository; {REPO_ROOT} is not one "
-                           "(clone the repository and install it with pip install -e .).")
-    return REPO_ROOT
 
 
 def _check_rng(rng, name: str):
@@ -278,8 +262,6 @@ def setup_notebook(seed: int = 0) -> NotebookContext:
     -------
     NotebookContext
     """
-    from . import data, plotting  # local: keeps importing course_utils light
-
     plotting.use_course_style()
     rng = seed_everything(seed)
     device = get_device()

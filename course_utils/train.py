@@ -7,10 +7,12 @@ accuracy and how it was trained), which :func:`course_utils.models.load_pretrain
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -20,9 +22,11 @@ from tqdm.auto import tqdm
 
 from . import canvases, data, models
 from ._torch import evaluating, model_device
-from .runtime import get_device, seed_everything
+from .runtime import as_torch_generator, get_device, seed_everything
+from .validation import check_positive_int
+from .xai.attacks import accuracy_under_attack, pgd
 
-__all__ = ["train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_backdoor", "train_mnist_cnn_gradcam_fooled", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
+__all__ = ["fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_backdoor", "train_mnist_cnn_gradcam_fooled", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
@@ -34,6 +38,44 @@ def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, bat
             logits = model(X[start:start + batch_size].to(device))
             correct += (logits.argmax(1).cpu() == y[start:start + batch_size]).sum().item()
     return correct / len(X)
+
+
+def fit_tabular(model: nn.Module, X, y, loss_fn: Callable, *, epochs: int, batch_size: int, lr: float = 1e-2,
+                weight_decay: float = 1e-2, rng=0) -> nn.Module:
+    """Train a small tabular model (e.g. :func:`course_utils.models.tabular_mlp`) with AdamW on mini-batches.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps (n, d) float32 rows to outputs that ``loss_fn`` compares with ``y``.
+    X, y : array-like
+        Training rows (n, d) and targets (n,).
+    loss_fn : callable
+        E.g. ``torch.nn.functional.binary_cross_entropy``.
+    epochs, batch_size : int
+    lr, weight_decay : float
+    rng : None, int, numpy.random.Generator or torch.Generator, default 0
+        Shuffles the batches.
+
+    Returns
+    -------
+    torch.nn.Module
+        The same model, trained, in eval mode.
+    """
+    epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
+    generator = as_torch_generator(rng)
+    X, y = torch.as_tensor(np.asarray(X), dtype=torch.float32), torch.as_tensor(np.asarray(y), dtype=torch.float32)
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"y must have one target per row of a non-empty X ({len(X)} rows), got {len(y)}.")
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    model.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(X), generator=generator).split(batch_size):
+            loss = loss_fn(model(X[batch]), y[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return model.eval()
 
 
 def save_checkpoint(name: str, model: nn.Module, card: dict) -> dict:
@@ -116,8 +158,8 @@ def train_mnist_pairs_cnn(*, epochs: int = 8, seed: int = 0, batch_size: int = 1
             schedule.step()
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     model.to(memory_format=torch.contiguous_format)
-    accuracy = canvases.exact_match_accuracy(model, canvases.mnist_canvases("test", n_test, seed=0))
-    card = {"test_exact_match": round(accuracy, 4), "test_canvases": f"{n_test} (mnist_canvases('test', seed=0))",
+    accuracy = canvases.exact_match_accuracy(model, canvases.mnist_canvases("test", n_test, rng=0))
+    card = {"test_exact_match": round(accuracy, 4), "test_canvases": f"{n_test} (mnist_canvases('test', rng=0))",
             "epochs": epochs, "canvases_per_epoch": canvases_per_epoch, "seed": seed, "batch_size": batch_size,
             "lr": lr, "optimiser": "Adam, cosine decay of the lr over all steps",
             "loss": "BCE with logits (multi-label)",
@@ -144,11 +186,6 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
     random start; Madry et al.'s MNIST setting) on the first ``n_eval`` test digits (default:
     all 10,000).
     """
-    import copy
-    import time
-
-    from .xai.attacks import accuracy_under_attack, pgd
-
     device = device or get_device()
     generator = torch.Generator().manual_seed(seed)
     seed_everything(seed)

@@ -86,13 +86,13 @@ def test_budgets_and_clamping(eps):
     model = _linear_model()
     x, y = _batch(50)
     x[:, :, 0, 0], x[:, :, 1, 1] = 0.0, 1.0
-    for x_adv in (fgsm(model, x, y, eps), pgd(model, x, y, eps=eps, alpha=0.07, steps=7),
+    for x_adv in (fgsm(model, x, y, eps=eps), pgd(model, x, y, eps=eps, alpha=0.07, steps=7),
                   pgd(model, x, y, eps=eps, alpha=0.01, steps=3, random_start=False, targeted=True)):
         assert x_adv.shape == x.shape and x_adv.dtype == x.dtype
         assert x_adv.min() >= 0 and x_adv.max() <= 1
         assert (x_adv - x).abs().max() <= eps + 1e-6
     # one FGSM step uses the whole budget on every pixel it is not clipped at (linear model: no zero gradients)
-    moved = (fgsm(model, x, y, eps) - x).abs()
+    moved = (fgsm(model, x, y, eps=eps) - x).abs()
     inside = (x >= eps) & (x <= 1 - eps)
     torch.testing.assert_close(moved[inside], torch.full_like(moved[inside], eps))
 
@@ -104,7 +104,7 @@ def test_pgd_without_steps_or_noise_is_the_identity():
 
 def test_pgd_is_deterministic_with_a_generator():
     model, (x, y) = _linear_model(), _batch(20)
-    runs = [pgd(model, x, y, eps=0.2, alpha=0.05, steps=3, generator=torch.Generator().manual_seed(seed))
+    runs = [pgd(model, x, y, eps=0.2, alpha=0.05, steps=3, rng=torch.Generator().manual_seed(seed))
             for seed in (7, 7, 8)]
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
 
@@ -118,7 +118,7 @@ def test_the_model_is_left_as_it_was(mode):
     before = [p.detach().clone() for p in model.parameters()]
     x, y = _batch(10)
     with torch.no_grad():  # the attacks need gradients even when called under no_grad
-        fgsm(model, x, y, 0.1)
+        fgsm(model, x, y, eps=0.1)
         pgd(model, x, y, eps=0.1, alpha=0.02, steps=3)
         cw_l2(model, x, y, steps=3)
     assert [p.requires_grad for p in model.parameters()] == flags
@@ -138,30 +138,30 @@ def test_no_gradient_leaks_into_existing_grads():
 def test_flags_are_restored_when_the_model_fails():
     model = _linear_model()
     with pytest.raises(RuntimeError):
-        fgsm(model, torch.rand(2, 1, 2, 2), torch.tensor([0, 1]), 0.1)  # 4 features into Linear(9, 3)
+        fgsm(model, torch.rand(2, 1, 2, 2), torch.tensor([0, 1]), eps=0.1)  # 4 features into Linear(9, 3)
     assert all(p.requires_grad for p in model.parameters())
 
 
 def test_argument_errors():
     model, (x, y) = _linear_model(), _batch()
     with pytest.raises(ValueError, match=r"eps must be a real number >= 0 and <= 1, got 1.5"):
-        fgsm(model, x, y, 1.5)
+        fgsm(model, x, y, eps=1.5)
     with pytest.raises(ValueError, match="alpha must be a real number > 0, got 0"):
         pgd(model, x, y, eps=0.1, alpha=0, steps=3)
     with pytest.raises(TypeError, match="steps must be a non-negative int, got 2.5"):
         pgd(model, x, y, eps=0.1, alpha=0.1, steps=2.5)
     with pytest.raises(ValueError, match="x must hold images in \\[0, 1\\]"):
-        fgsm(model, x * 255, y, 0.1)
+        fgsm(model, x * 255, y, eps=0.1)
     with pytest.raises(TypeError, match="x must be a floating-point torch.Tensor"):
-        fgsm(model, x.numpy(), y, 0.1)
-    with pytest.raises(ValueError, match=r"y must have shape \(6,\)"):
-        fgsm(model, x, y[:3], 0.1)
+        fgsm(model, x.numpy(), y, eps=0.1)
+    with pytest.raises(ValueError, match=r"y must be an int or a 1-D integer tensor of length 6 \(one per example\), got shape \(3,\)"):
+        fgsm(model, x, y[:3], eps=0.1)
     with pytest.raises(TypeError, match="y must be an integer torch.Tensor"):
-        fgsm(model, x, y.float(), 0.1)
+        fgsm(model, x, y.float(), eps=0.1)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
-        fgsm(lambda z: z, x, y, 0.1)
-    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
-        pgd(model, x, y, eps=0.1, alpha=0.1, steps=1, generator=0)
+        fgsm(lambda z: z, x, y, eps=0.1)
+    with pytest.raises(TypeError, match="rng must be None, an int seed, a numpy.random.Generator or a torch.Generator"):
+        pgd(model, x, y, eps=0.1, alpha=0.1, steps=1, rng="abc")
     with pytest.raises(ValueError, match="c must be a real number > 0"):
         cw_l2(model, x, y, c=0.0)
     with pytest.raises(ValueError, match="kappa must be a real number >= 0"):
@@ -178,7 +178,7 @@ def test_fgsm_and_bim_match_captum(mnist, cnn):
     loss = nn.CrossEntropyLoss(reduction="none")
     captum_fgsm = FGSM(cnn, loss_func=loss, lower_bound=0.0, upper_bound=1.0)
     captum_fgsm.zero_thresh = 0.0  # captum leaves pixels with |grad| < 1e-6 alone; FGSM proper does not
-    torch.testing.assert_close(fgsm(cnn, X, y, 0.1), captum_fgsm.perturb(X, 0.1, y))
+    torch.testing.assert_close(fgsm(cnn, X, y, eps=0.1), captum_fgsm.perturb(X, 0.1, y))
     captum_pgd = PGD(cnn, loss_func=loss, lower_bound=0.0, upper_bound=1.0)
     captum_pgd.fgsm.zero_thresh = 0.0
     target = (y + 1) % 10
@@ -192,7 +192,7 @@ def test_attacks_drop_the_accuracy_of_the_course_cnn(mnist, cnn):
     clean = accuracy_under_attack(cnn, X, y)
     attacked = accuracy_under_attack(cnn, X, y, partial(fgsm, eps=0.2))
     strong = accuracy_under_attack(cnn, X, y, partial(pgd, eps=0.2, alpha=0.02, steps=20,
-                                                      generator=torch.Generator().manual_seed(0)))
+                                                      rng=torch.Generator().manual_seed(0)))
     assert clean >= 0.97 and attacked < clean - 0.3 and strong <= 0.05 and strong <= attacked
     curve = accuracy_vs_eps(cnn, X[:50], y[:50], [0.0, 0.1, 0.2], partial(fgsm))
     assert curve[0] == accuracy_under_attack(cnn, X[:50], y[:50]) and curve[0] >= curve[1] >= curve[2]
@@ -201,7 +201,7 @@ def test_attacks_drop_the_accuracy_of_the_course_cnn(mnist, cnn):
 def test_targeted_attacks_reach_their_targets(mnist, cnn):
     X, y = mnist[0][:30], mnist[1][:30]
     target = (y + 3) % 10
-    x_pgd = pgd(cnn, X, target, eps=0.3, alpha=0.02, steps=30, targeted=True, generator=torch.Generator().manual_seed(0))
+    x_pgd = pgd(cnn, X, target, eps=0.3, alpha=0.02, steps=30, targeted=True, rng=torch.Generator().manual_seed(0))
     assert (cnn(x_pgd).argmax(1) == target).float().mean() >= 0.95
     x_cw = cw_l2(cnn, X[:10], target[:10], c=5.0, kappa=1.0, steps=100, lr=0.1, targeted=True)
     logits = cnn(x_cw)
@@ -216,7 +216,7 @@ def test_cw_finds_smaller_perturbations_than_pgd(mnist, cnn):
     fooled = cnn(x_cw).argmax(1) != y
     assert fooled.float().mean() >= 0.9
     assert x_cw[~fooled].equal(X[~fooled]), "an image never fooled comes back unchanged"
-    x_pgd = pgd(cnn, X, y, eps=0.3, alpha=0.02, steps=20, generator=torch.Generator().manual_seed(0))
+    x_pgd = pgd(cnn, X, y, eps=0.3, alpha=0.02, steps=20, rng=torch.Generator().manual_seed(0))
     l2_cw = (x_cw - X).flatten(1).norm(dim=1)[fooled]
     l2_pgd = (x_pgd - X).flatten(1).norm(dim=1)[fooled]
     assert l2_cw.median() < 0.5 * l2_pgd.median()
@@ -236,7 +236,7 @@ def test_robust_checkpoint_card():
 def test_robust_model_resists_pgd_where_the_standard_one_collapses(cnn):
     X, y = data.mnist_tensors("test", n=200)
     robust = load_pretrained("mnist_cnn_robust")
-    attack = partial(pgd, eps=0.3, alpha=0.01, steps=40, generator=torch.Generator().manual_seed(1))
+    attack = partial(pgd, eps=0.3, alpha=0.01, steps=40, rng=torch.Generator().manual_seed(1))
     assert accuracy_under_attack(robust, X, y) >= 0.97
     assert accuracy_under_attack(robust, X, y, attack) >= 0.85
     assert accuracy_under_attack(cnn, X[:50], y[:50], attack) <= 0.02

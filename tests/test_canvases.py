@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import canvases, data, load_pretrained, models
+from course_utils import canvases, data, load_pretrained, models, plotting
 from course_utils.canvases import exact_match_accuracy, ink_boxes, make_canvases
 
 matplotlib.use("Agg")
@@ -62,8 +62,8 @@ def test_mnist_canvases_use_the_requested_split(monkeypatch):
     X, y = _digits()
     asked = []
     monkeypatch.setattr(data, "mnist_tensors", lambda split="test", n=None: asked.append(split) or (X, y))
-    first = canvases.mnist_canvases("train", 5, seed=3)
-    second = canvases.mnist_canvases("test", 5, seed=3)
+    first = canvases.mnist_canvases("train", 5, rng=3)
+    second = canvases.mnist_canvases("test", 5, rng=3)
     assert asked == ["train", "test"] and torch.equal(first.images, second.images)
     with pytest.raises(ValueError, match="split must be one of 'train', 'test'"):
         canvases.mnist_canvases("validation", 5)
@@ -147,4 +147,4 @@ def test_committed_pairs_checkpoint_accuracy():
     model = load_pretrained("mnist_pairs_cnn")
     assert not model.training
     # 1,000 fresh test canvases (another seed than the card's 10,000)
-    assert exact_match_accuracy(model, canvases.mnist_canvases("test", 1000, seed=123)) >= 0.95
+    assert exact_match_accuracy(model, canvases.mnist_canvases("test", 1000, rng=123)) >= 0.95

@@ -4,6 +4,7 @@ import pytest
 
 from course_utils import exercises
 from course_utils.exercises import all_exercises, check, get_exercise
+from course_utils.xai import anchors, attacks, counterfactuals, gradcam, gradients, lime, permutation, shapley  # noqa: F401 (they register their exercises)
 
 
 def test_correct_answer_is_kept(capsys):

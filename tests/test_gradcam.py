@@ -7,7 +7,9 @@ from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGr
 from torch import nn
 
 from course_utils import models
+from course_utils.xai import evaluation as ev
 from course_utils.xai import gradcam as gc
+from course_utils.xai import gradients as gr
 
 # captum's notices (it sets requires_grad itself and announces its ReLU hooks) are not under test
 pytestmark = [pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU:UserWarning"),
@@ -99,9 +101,9 @@ def test_model_is_left_unchanged(method):
 
 def test_hooks_are_removed_after_an_error():
     model = _model()
-    with pytest.raises(ValueError, match="target must index"):
+    with pytest.raises(ValueError, match=r"target must be in \[0, 9\] \(the model has 10 outputs\)"):
         gc.gradcam(model, model.relu5, _images(1), 10)
-    with pytest.raises(ValueError, match="target must index"):
+    with pytest.raises(ValueError, match=r"target must be in \[0, 9\] \(the model has 10 outputs\)"):
         gc.guided_backprop(model, _images(1), 12)
     assert _hooks(model) == 0
 
@@ -119,12 +121,12 @@ def test_works_on_a_frozen_model_and_inside_no_grad():
 
 def test_argument_errors():
     model = _model()
-    with pytest.raises(ValueError, match=r"x must be a float tensor of images, shape \(N, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"x must be a batch of images of shape \(N, C, H, W\)"):
         gc.gradcam(model, model.relu5, torch.rand(64, 64), 0)
-    with pytest.raises(ValueError, match="target must be an int or 2 ints"):
+    with pytest.raises(ValueError, match=r"target must be an int or a 1-D integer tensor of length 2 \(one per example\)"):
         gc.gradcam(model, model.relu5, _images(2), [1, 2, 3])
-    with pytest.raises(ValueError, match="target must be an int or 2 ints"):
-        gc.saliency(model, _images(2), 1.5)
+    with pytest.raises(TypeError, match=r"target must be an int or a 1-D integer tensor of length 2 \(one per example\), got 1.5"):
+        gr.saliency(model, _images(2), 1.5, absolute=True, max_over_channels=True)
     with pytest.raises(ValueError, match="layer must be a module of the model"):
         gc.gradcam(model, nn.Conv2d(1, 1, 1), _images(1), 0)
     with pytest.raises(ValueError, match="model must use nn.ReLU modules"):
@@ -141,7 +143,7 @@ def test_guided_backprop_agrees_with_captum():
     theirs = GuidedBackprop(model).attribute(x, targets)
     assert ours.shape == x.shape and ours.abs().max() > 0
     torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
-    plain = gc._input_gradient(model, x, targets)
+    plain = gr.saliency(model, x, targets)
     assert not torch.allclose(ours, plain)  # guiding changes the gradient
 
 
@@ -169,7 +171,7 @@ def test_guided_backprop_on_a_two_relu_network_by_hand():
     # plain: dy/dhidden = (1, -1) -> dy/dx = (1 - 1, -1) = (0, -1)
     # guided: (1, 0) at the second ReLU -> W^T (1, 0) = (1, 0) -> positive part (1, 0)
     torch.testing.assert_close(gc.guided_backprop(model, x, 0), torch.tensor([[[[1.0, 0.0]]]]))
-    torch.testing.assert_close(gc._input_gradient(model, x, 0), torch.tensor([[[[0.0, -1.0]]]]))
+    torch.testing.assert_close(gr.saliency(model, x, 0), torch.tensor([[[[0.0, -1.0]]]]))
 
 
 def test_guided_gradcam_agrees_with_captum():
@@ -182,14 +184,14 @@ def test_guided_gradcam_agrees_with_captum():
 
 def test_saliency_agrees_with_captum_and_is_the_absolute_gradient():
     model, x = _model(4), _images(3)
-    ours = gc.saliency(model, x, [1, 2, 3])
+    ours = gr.saliency(model, x, [1, 2, 3], absolute=True, max_over_channels=True)
     theirs = Saliency(model).attribute(x, torch.tensor([1, 2, 3]), abs=True).amax(dim=1)
     assert ours.shape == (3, 64, 64) and (ours >= 0).all()
     torch.testing.assert_close(ours, theirs)
     linear = nn.Sequential(nn.Flatten(), nn.Linear(12, 2)).eval()
     colour = torch.rand(1, 3, 2, 2)
     expected = linear[1].weight[1].detach().view(3, 2, 2).abs().amax(dim=0)
-    torch.testing.assert_close(gc.saliency(linear, colour, 1)[0], expected)
+    torch.testing.assert_close(gr.saliency(linear, colour, 1, absolute=True, max_over_channels=True)[0], expected)
 
 
 def test_class_model_visualisation_raises_the_score_and_l2_shrinks_it():
@@ -212,7 +214,7 @@ def test_heatmaps_are_the_four_methods_reduced_to_non_negative_maps():
     maps = gc.heatmaps(model, model.relu5, x, targets, batch_size=2)
     assert list(maps) == list(gc.METHODS)
     assert all(m.shape == (5, 64, 64) and (m >= 0).all() for m in maps.values())
-    torch.testing.assert_close(maps["saliency"], gc.saliency(model, x, targets))
+    torch.testing.assert_close(maps["saliency"], gr.saliency(model, x, targets, absolute=True, max_over_channels=True))
     torch.testing.assert_close(maps["Grad-CAM"], gc.gradcam(model, model.relu5, x, targets))
     torch.testing.assert_close(maps["guided backprop"], gc.guided_backprop(model, x, targets).abs().amax(dim=1))
     torch.testing.assert_close(maps["guided Grad-CAM"],
@@ -224,14 +226,14 @@ def test_heatmaps_are_the_four_methods_reduced_to_non_negative_maps():
 
 
 def test_box_iou_exact_and_against_torchvision():
-    assert gc.box_iou((0, 0, 2, 2), (1, 0, 3, 2)) == pytest.approx(1 / 3)
-    assert gc.box_iou((0, 0, 4, 4), (1, 1, 3, 3)) == pytest.approx(4 / 16)
-    assert gc.box_iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
-    assert gc.box_iou((0, 0, 2, 2), (2, 0, 4, 2)) == 0.0  # touching edges: no shared pixel
+    assert ev.box_iou((0, 0, 2, 2), (1, 0, 3, 2)) == pytest.approx(1 / 3)
+    assert ev.box_iou((0, 0, 4, 4), (1, 1, 3, 3)) == pytest.approx(4 / 16)
+    assert ev.box_iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+    assert ev.box_iou((0, 0, 2, 2), (2, 0, 4, 2)) == 0.0  # touching edges: no shared pixel
     rng = np.random.default_rng(0)
     corners = rng.integers(0, 64, size=(50, 2, 2, 2))
     boxes = np.concatenate([corners.min(axis=2), corners.max(axis=2) + 1], axis=2)  # (50, 2, 4)
-    ours = [gc.box_iou(a, b) for a, b in boxes]
+    ours = [ev.box_iou(a, b) for a, b in boxes]
     theirs = [torchvision.ops.box_iou(torch.tensor(a[None], dtype=torch.float),
                                       torch.tensor(b[None], dtype=torch.float)).item() for a, b in boxes]
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
@@ -242,32 +244,32 @@ def test_threshold_box_takes_the_largest_8_connected_segment():
     heat[1, 1], heat[2, 2], heat[3, 3] = 1.0, 0.5, 0.5      # diagonal: one 8-connected segment of 3
     heat[6:8, 6:8] = 0.2                                   # a square of 4 above 15%: the largest
     heat[9, 0] = 0.1                                       # below 15% of the max: ignored
-    assert gc.threshold_box(heat) == (6, 6, 8, 8)
-    assert gc.threshold_box(heat, fraction=0.3) == (1, 1, 4, 4)
-    assert gc.threshold_box(torch.tensor(heat), fraction=0.05) == (6, 6, 8, 8)  # tensors work too
-    assert gc.threshold_box(np.zeros((4, 4))) is None
+    assert ev.threshold_box(heat) == (6, 6, 8, 8)
+    assert ev.threshold_box(heat, fraction=0.3) == (1, 1, 4, 4)
+    assert ev.threshold_box(torch.tensor(heat), fraction=0.05) == (6, 6, 8, 8)  # tensors work too
+    assert ev.threshold_box(np.zeros((4, 4))) is None
     with pytest.raises(ValueError, match="fraction must be a real number > 0 and <= 1"):
-        gc.threshold_box(heat, fraction=0.0)
+        ev.threshold_box(heat, fraction=0.0)
     with pytest.raises(ValueError, match="heatmap must be 2-D"):
-        gc.threshold_box(np.zeros((1, 4, 4)))
+        ev.threshold_box(np.zeros((1, 4, 4)))
 
 
 def test_pointing_game_and_weak_localisation():
     heat = np.zeros((2, 8, 8))
     heat[0, 2, 5] = 1.0   # row 2, column 5
     heat[0, 6, 6] = 0.5
-    assert gc.pointing_game(heat[0], (5, 2, 6, 3)) and not gc.pointing_game(heat[0], (2, 5, 3, 6))
-    assert not gc.pointing_game(heat[1], (0, 0, 8, 8))  # a zero map points nowhere
-    ious, hits = gc.weak_localisation(heat, [(5, 2, 6, 3), (0, 0, 8, 8)])
+    assert ev.pointing_game(heat[0], (5, 2, 6, 3)) and not ev.pointing_game(heat[0], (2, 5, 3, 6))
+    assert not ev.pointing_game(heat[1], (0, 0, 8, 8))  # a zero map points nowhere
+    ious, hits = ev.weak_localisation(heat, [(5, 2, 6, 3), (0, 0, 8, 8)])
     assert ious.tolist() == [1.0, 0.0] and hits.tolist() == [True, False]
     with pytest.raises(ValueError, match="boxes must hold one box per heatmap"):
-        gc.weak_localisation(heat, [(0, 0, 1, 1)])
+        ev.weak_localisation(heat, [(0, 0, 1, 1)])
 
 
 def test_box_mass():
     heat = np.zeros((4, 4))
     heat[0, 0], heat[3, 3] = 3.0, 1.0
-    assert gc.box_mass(heat, (0, 0, 2, 2)) == 0.75 and gc.box_mass(np.zeros((4, 4)), (0, 0, 4, 4)) == 0.0
+    assert ev.box_mass(heat, (0, 0, 2, 2)) == 0.75 and ev.box_mass(np.zeros((4, 4)), (0, 0, 4, 4)) == 0.0
 
 
 # ------------------------------------------------------------------ sanity checks
@@ -277,7 +279,7 @@ def test_cascading_randomisation_changes_one_more_layer_each_time_and_is_seeded(
     model = _model()
     original = {k: v.clone() for k, v in model.state_dict().items()}
     names = ["fc2", "fc1", "conv4"]
-    steps = list(gc.cascading_randomisation(model, names, generator=torch.Generator().manual_seed(0)))
+    steps = list(ev.cascading_randomisation(model, names, rng=torch.Generator().manual_seed(0)))
     assert [name for name, _ in steps] == names
     for k, (_, randomised) in enumerate(steps):
         state = randomised.state_dict()
@@ -285,12 +287,12 @@ def test_cascading_randomisation_changes_one_more_layer_each_time_and_is_seeded(
                                                                                   original[f"{n}.weight"])}
         assert changed == set(names[:k + 1])
     assert all(torch.equal(v, original[k]) for k, v in model.state_dict().items())
-    again = list(gc.cascading_randomisation(model, names, generator=torch.Generator().manual_seed(0)))
+    again = list(ev.cascading_randomisation(model, names, rng=torch.Generator().manual_seed(0)))
     assert torch.equal(again[-1][1].conv4.weight, steps[-1][1].conv4.weight)
     bound = 1 / np.sqrt(model.fc1.in_features)  # Kaiming-uniform(a=sqrt 5) is U(-1/sqrt(fan_in), +)
     assert steps[1][1].fc1.weight.abs().max() <= bound and steps[1][1].fc1.weight.std() > bound / 3
     with pytest.raises(ValueError, match="layer_names must be modules of the model"):
-        next(gc.cascading_randomisation(model, ["fc9"], generator=torch.Generator()))
+        next(ev.cascading_randomisation(model, ["fc9"], rng=torch.Generator()))
 
 
 def test_rank_correlation_matches_scipy():
@@ -300,11 +302,44 @@ def test_rank_correlation_matches_scipy():
     a = rng.random((4, 6, 6))
     b = a + 0.5 * rng.random((4, 6, 6))
     b[2] = np.round(b[2], 1)  # ties
-    ours = gc.rank_correlation(a, b)
+    ours = ev.rank_correlation(a, b)
     expected = [spearmanr(a[i].ravel(), b[i].ravel()).statistic for i in range(4)]
     np.testing.assert_allclose(ours, expected, rtol=1e-10)
-    assert gc.rank_correlation(a[:1], a[:1])[0] == pytest.approx(1.0)
-    assert gc.rank_correlation(a[:1], -a[:1])[0] == pytest.approx(-1.0)
-    assert np.isnan(gc.rank_correlation(a[:1], np.zeros((1, 6, 6)))[0])
+    assert ev.rank_correlation(a[:1], a[:1])[0] == pytest.approx(1.0)
+    assert ev.rank_correlation(a[:1], -a[:1])[0] == pytest.approx(-1.0)
+    assert np.isnan(ev.rank_correlation(a[:1], np.zeros((1, 6, 6)))[0])
     with pytest.raises(ValueError, match="maps_b must have the shape of maps_a"):
-        gc.rank_correlation(a, b[:2])
+        ev.rank_correlation(a, b[:2])
+
+
+def test_gradcam_survives_an_in_place_relu_after_the_layer():
+    """captum's own test model: with ReLU(inplace=True) after conv1 the recorded output used to be the ReLU's."""
+    from captum.attr import LayerGradCam
+    from captum.testing.helpers.basic_models import BasicModel_ConvNet_One_Conv
+
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    for inplace in (True, False):
+        model = BasicModel_ConvNet_One_Conv(inplace=inplace)
+        activations, gradients = gc.layer_activations_and_gradients(model, model.conv1, x, 0)
+        layer_map = (activations * gc.gradcam_weights(gradients)[:, :, None, None]).sum(dim=1)
+        torch.testing.assert_close(layer_map, torch.tensor([[[11.25, 13.5], [20.25, 22.5]]]))
+        reference = BasicModel_ConvNet_One_Conv(inplace=False)
+        torch.testing.assert_close(layer_map[:, None], LayerGradCam(reference, reference.conv1).attribute(x, 0))
+
+
+def test_gradcam_on_resnet18_does_not_depend_on_in_place_relus():
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    in_place = torchvision.models.resnet18(weights=None).eval()
+    out_of_place = torchvision.models.resnet18(weights=None).eval()
+    out_of_place.load_state_dict(in_place.state_dict())
+    for module in out_of_place.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    assert any(m.inplace for m in in_place.modules() if isinstance(m, nn.ReLU))
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    for layer in ("layer3", "layer4.1.bn2"):  # a block's output, and a BatchNorm followed by an in-place ReLU
+        ours = gc.gradcam(in_place, in_place.get_submodule(layer), x, [1, 7])
+        reference = gc.gradcam(out_of_place, out_of_place.get_submodule(layer), x, [1, 7])
+        torch.testing.assert_close(ours, reference)
+        assert ours.abs().max() > 0

@@ -97,8 +97,8 @@ def test_sparse_surrogate_recovers_a_linear_function_exactly():
     Z[0] = 1.0
     y = 0.1 + 0.6 * Z[:, 2] - 0.3 * Z[:, 5]
     fit = ours.fit_sparse_surrogate(Z, y, rng.uniform(0.1, 1, 400), 2, alpha=0.0)
-    np.testing.assert_allclose(fit.weights, [0, 0, 0.6, 0, 0, -0.3, 0], atol=1e-10)
-    assert fit.intercept == pytest.approx(0.1) and fit.score == pytest.approx(1.0) and fit.prediction == pytest.approx(0.4)
+    np.testing.assert_allclose(fit.values, [0, 0, 0.6, 0, 0, -0.3, 0], atol=1e-10)
+    assert fit.base_value == pytest.approx(0.1) and fit.score == pytest.approx(1.0) and fit.base_value + Z[0] @ fit.values == pytest.approx(0.4)
 
 
 # ----------------------------------------------------------------- sampling
@@ -142,8 +142,8 @@ def test_sample_masks_like_lime_text():
 def test_lime_tabular_agrees_with_lime(discretize, seed):
     X = _toy_data()
     x = X[seed]
-    mine = ours.lime_tabular(_toy_model, x, X, num_features=3, kernel_width=np.sqrt(2) * LIME_WIDTH, rng=seed,
-                             categorical_features=[4], discretize=discretize)
+    mine = ours.lime_tabular(_toy_model, x, X, n_features=3, kernel_width=np.sqrt(2) * LIME_WIDTH, rng=seed,
+                             categorical_features=[4], discretize=discretize).values
     library = _library_weights(X, x, discretize, seed)
     assert set(np.flatnonzero(mine)) == set(np.flatnonzero(library))
     np.testing.assert_allclose(mine, library, atol=0.045)  # both are Monte Carlo estimates from 5000 samples
@@ -163,8 +163,8 @@ def test_lime_binary_agrees_with_lime_text():
     vocabulary = explanation.domain_mapper.indexed_string.inverse_vocab
     library = {str(vocabulary[j]): value for j, value in explanation.local_exp[1]}
     fit = ours.lime_binary(lambda M: np.array([probability(dict(zip(vocabulary, row))) for row in M]),
-                           len(vocabulary), num_features=3, kernel_width=25 * np.sqrt(2), rng=0)
-    mine = {str(vocabulary[j]): fit.weights[j] for j in np.flatnonzero(fit.weights)}
+                           len(vocabulary), n_features=3, kernel_width=25 * np.sqrt(2), rng=0)
+    mine = {str(vocabulary[j]): fit.values[j] for j in np.flatnonzero(fit.values)}
     assert set(mine) == set(library) == {"great", "awful", "long"}
     for word in mine:
         assert mine[word] == pytest.approx(library[word], abs=0.03)
@@ -184,7 +184,7 @@ def test_lime_tabular_recovers_the_features_a_sparse_model_uses():
     recalls = []
     for i in range(20):
         for discretize in (True, False):
-            w = ours.lime_tabular(model, X[i], X, num_features=3, num_samples=2000, rng=i, discretize=discretize)
+            w = ours.lime_tabular(model, X[i], X, n_features=3, n_samples=2000, rng=i, discretize=discretize).values
             assert np.count_nonzero(w) <= 3
             recalls.append(ours.recall(np.flatnonzero(w), used))
     assert np.mean(recalls) >= 0.9
@@ -198,18 +198,18 @@ def test_lime_binary_recovers_the_words_a_sparse_model_uses():
         used = set(rng.choice(d, size=3, replace=False).tolist())
         coef = np.zeros(d)
         coef[list(used)] = rng.choice([-1.5, 1.5], size=3)
-        fit = ours.lime_binary(lambda M, c=coef: 1 / (1 + np.exp(-(M @ c))), d, num_features=3, num_samples=1000, rng=i)
-        recalls.append(ours.recall(np.flatnonzero(fit.weights), used))
+        fit = ours.lime_binary(lambda M, c=coef: 1 / (1 + np.exp(-(M @ c))), d, n_features=3, n_samples=1000, rng=i)
+        recalls.append(ours.recall(np.flatnonzero(fit.values), used))
     assert np.mean(recalls) >= 0.9
 
 
 def test_lime_tabular_is_reproducible_and_sparse():
     X = _toy_data()
-    first = ours.lime_tabular(_toy_model, X[0], X, num_features=2, num_samples=500, rng=3)
-    assert np.array_equal(first, ours.lime_tabular(_toy_model, X[0], X, num_features=2, num_samples=500, rng=3))
-    assert not np.array_equal(first, ours.lime_tabular(_toy_model, X[0], X, num_features=2, num_samples=500, rng=4))
+    first = ours.lime_tabular(_toy_model, X[0], X, n_features=2, n_samples=500, rng=3).values
+    assert np.array_equal(first, ours.lime_tabular(_toy_model, X[0], X, n_features=2, n_samples=500, rng=3).values)
+    assert not np.array_equal(first, ours.lime_tabular(_toy_model, X[0], X, n_features=2, n_samples=500, rng=4).values)
     assert np.count_nonzero(first) == 2
-    assert np.count_nonzero(ours.lime_tabular(_toy_model, X[0], X, num_features=50, num_samples=500, rng=3)) <= D
+    assert np.count_nonzero(ours.lime_tabular(_toy_model, X[0], X, n_features=50, n_samples=500, rng=3).values) <= D
 
 
 # ----------------------------------------------------------------- SP-LIME
@@ -319,26 +319,26 @@ def test_gold_features_and_recall():
 
 def test_argument_errors():
     X = _toy_data(200)
-    with pytest.raises(ValueError, match=r"f must return one probability per row, shape \(50,\), got shape \(50, 2\)"):
-        ours.lime_tabular(lambda A: np.c_[A[:, 0], A[:, 1]], X[0], X, num_features=2, num_samples=50)
+    with pytest.raises(ValueError, match=r"predict_fn must return one probability per row, shape \(50,\), got shape \(50, 2\)"):
+        ours.lime_tabular(lambda A: np.c_[A[:, 0], A[:, 1]], X[0], X, n_features=2, n_samples=50).values
     with pytest.raises(ValueError, match="x must have one value per column of X_train"):
-        ours.lime_tabular(_toy_model, X[0, :3], X, num_features=2)
-    with pytest.raises(ValueError, match="num_features must be a positive int, got 0"):
-        ours.lime_tabular(_toy_model, X[0], X, num_features=0)
-    with pytest.raises(ValueError, match="num_samples must be at least 2"):
-        ours.lime_tabular(_toy_model, X[0], X, num_features=1, num_samples=1)
+        ours.lime_tabular(_toy_model, X[0, :3], X, n_features=2).values
+    with pytest.raises(ValueError, match="n_features must be a positive int, got 0"):
+        ours.lime_tabular(_toy_model, X[0], X, n_features=0).values
+    with pytest.raises(ValueError, match="n_samples must be at least 2"):
+        ours.lime_tabular(_toy_model, X[0], X, n_features=1, n_samples=1).values
     with pytest.raises(ValueError, match="kernel_width must be a real number > 0, got -1"):
-        ours.lime_tabular(_toy_model, X[0], X, num_features=1, kernel_width=-1)
+        ours.lime_tabular(_toy_model, X[0], X, n_features=1, kernel_width=-1).values
     with pytest.raises(ValueError, match=r"categorical_features must be column indices in \[0, 6\)"):
-        ours.lime_tabular(_toy_model, X[0], X, num_features=1, categorical_features=[9])
+        ours.lime_tabular(_toy_model, X[0], X, n_features=1, categorical_features=[9]).values
     with pytest.raises(ValueError, match="feature_selection must be one of"):
-        ours.lime_tabular(_toy_model, X[0], X, num_features=1, feature_selection="lasso")
-    with pytest.raises(TypeError, match="f must be callable"):
-        ours.lime_tabular("model", X[0], X, num_features=1)
+        ours.lime_tabular(_toy_model, X[0], X, n_features=1, feature_selection="lasso").values
+    with pytest.raises(TypeError, match="predict_fn must be callable"):
+        ours.lime_tabular("model", X[0], X, n_features=1).values
     with pytest.raises(ValueError, match="X_train must have 2 dimension"):
-        ours.lime_tabular(_toy_model, X[0], X[:, 0], num_features=1)
+        ours.lime_tabular(_toy_model, X[0], X[:, 0], n_features=1).values
     with pytest.raises(TypeError, match="d must be a positive int"):
-        ours.lime_binary(lambda M: M[:, 0], 2.5, num_features=1)
+        ours.lime_binary(lambda M: M[:, 0], 2.5, n_features=1)
     with pytest.raises(ValueError, match="budget must be at most the number of explanations"):
         ours.submodular_pick(np.eye(3), 4)
     with pytest.raises(ValueError, match="budget must be a positive int, got 0"):

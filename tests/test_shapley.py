@@ -142,7 +142,7 @@ def test_kernel_shap_is_exact_when_it_enumerates():
     rng = np.random.default_rng(1)
     x, background = rng.normal(size=d), rng.normal(size=(7, d))
     exact = exact_shapley(interventional_game(f, x, background), d)
-    np.testing.assert_allclose(kernel_shap(f, x, background, n_samples=2**d - 2), exact, atol=1e-10)
+    np.testing.assert_allclose(kernel_shap(f, x, background, n_samples=2**d - 2).values, exact, atol=1e-10)
 
 
 def test_linear_model_closed_form():
@@ -152,11 +152,11 @@ def test_linear_model_closed_form():
     f = lambda X: X @ w + b
     x, background = rng.normal(size=d), rng.normal(size=(50, d))
     closed_form = w * (x - background.mean(axis=0))
-    np.testing.assert_allclose(kernel_shap(f, x, background, n_samples=100, rng=0), closed_form, atol=1e-10)
+    np.testing.assert_allclose(kernel_shap(f, x, background, n_samples=100, rng=0).values, closed_form, atol=1e-10)
     reference = background[:1]  # one background row: every marginal contribution is w_i (x_i - r_i)
-    np.testing.assert_allclose(sampling_shapley(f, x, reference, n_permutations=3, rng=0),
+    np.testing.assert_allclose(sampling_shapley(f, x, reference, n_permutations=3, rng=0).values,
                                w * (x - reference[0]), atol=1e-10)
-    estimate = sampling_shapley(f, x, background, n_permutations=3000, rng=0)
+    estimate = sampling_shapley(f, x, background, n_permutations=3000, rng=0).values
     np.testing.assert_allclose(estimate, closed_form, atol=0.15)
 
 
@@ -166,10 +166,10 @@ def test_efficiency_holds_exactly_when_sampled():
     rng = np.random.default_rng(3)
     x, background = rng.normal(size=d), rng.normal(size=(20, d))
     target = f(x[None])[0] - f(background).mean()
-    assert kernel_shap(f, x, background, n_samples=50, rng=0).sum() == pytest.approx(target, abs=1e-10)
+    assert kernel_shap(f, x, background, n_samples=50, rng=0).values.sum() == pytest.approx(target, abs=1e-10)
     reference = background[:1]
     total = f(x[None])[0] - f(reference)[0]
-    assert sampling_shapley(f, x, reference, n_permutations=5, rng=0).sum() == pytest.approx(total, abs=1e-10)
+    assert sampling_shapley(f, x, reference, n_permutations=5, rng=0).values.sum() == pytest.approx(total, abs=1e-10)
 
 
 def test_sampling_converges_to_exact():
@@ -178,7 +178,7 @@ def test_sampling_converges_to_exact():
     rng = np.random.default_rng(4)
     x, background = rng.normal(size=d), rng.normal(size=(4, d))
     exact = exact_shapley(interventional_game(f, x, background), d)
-    errors = [np.abs(sampling_shapley(f, x, background, n_permutations=n, rng=0) - exact).max() for n in (20, 5000)]
+    errors = [np.abs(sampling_shapley(f, x, background, n_permutations=n, rng=0).values - exact).max() for n in (20, 5000)]
     assert errors[1] < 0.05 and errors[1] < errors[0] / 4
 
 
@@ -188,9 +188,9 @@ def test_missingness_and_dummy_features_get_zero():
     f = lambda X: np.sin(X[:, 0]) * X[:, 1] + X[:, 2] ** 2  # features 3, 4, 5 unused
     x, background = rng.normal(size=d), rng.normal(size=(8, d))
     background[:, 2] = x[2]  # feature 2 never differs from x: missing
-    phi = kernel_shap(f, x, background, n_samples=10, rng=0)
+    phi = kernel_shap(f, x, background, n_samples=10, rng=0).values
     assert phi[2] == 0.0
-    exact = kernel_shap(f, x, background, n_samples=2**d)
+    exact = kernel_shap(f, x, background, n_samples=2**d).values
     np.testing.assert_allclose(exact[3:], 0.0, atol=1e-12)
 
 
@@ -199,10 +199,10 @@ def test_model_is_called_in_batches():
     model = CountingModel(nonlinear_model(d))
     rng = np.random.default_rng(6)
     x, background = rng.normal(size=d), rng.normal(size=(25, d))
-    kernel_shap(model, x, background, n_samples=200, rng=0)
+    kernel_shap(model, x, background, n_samples=200, rng=0).values
     assert model.calls == 1 and model.rows == 1 + 25 * 201
     model.calls = model.rows = 0
-    sampling_shapley(model, x, background, n_permutations=30, rng=0)
+    sampling_shapley(model, x, background, n_permutations=30, rng=0).values
     assert model.calls == 2 and model.rows == 1 + 30 * d
 
 
@@ -213,8 +213,8 @@ def test_same_seed_same_answer():
     x, background = rng.normal(size=d), rng.normal(size=(5, d))
     for method, kwargs in ((kernel_shap, {"n_samples": 80}), (sampling_shapley, {"n_permutations": 10})):
         first, second = (method(f, x, background, rng=3, **kwargs) for _ in range(2))
-        np.testing.assert_array_equal(first, second)
-        assert not np.array_equal(first, method(f, x, background, rng=4, **kwargs))
+        np.testing.assert_array_equal(first.values, second.values)
+        assert not np.array_equal(first.values, method(f, x, background, rng=4, **kwargs).values)
 
 
 def test_agrees_with_shap_kernel_explainer():
@@ -225,17 +225,17 @@ def test_agrees_with_shap_kernel_explainer():
     x, background = rng.normal(size=d), rng.normal(size=(10, d))
     explainer = shap.KernelExplainer(f, background)
     library = explainer.shap_values(x, nsamples=2**d, silent=True)
-    np.testing.assert_allclose(kernel_shap(f, x, background, n_samples=2**d), library, atol=1e-9)
+    np.testing.assert_allclose(kernel_shap(f, x, background, n_samples=2**d).values, library, atol=1e-9)
     assert explainer.expected_value == pytest.approx(f(background).mean())
     # sampled: at the same budget ours is about as accurate as shap's (same seeds, averaged)
     d = 12
     f = nonlinear_model(d, seed=9)
     x, background = rng.normal(size=d), rng.normal(size=(10, d))
-    exact = kernel_shap(f, x, background, n_samples=2**d)
+    exact = kernel_shap(f, x, background, n_samples=2**d).values
     explainer = shap.KernelExplainer(f, background)
     ours, theirs = [], []
     for seed in range(15):
-        ours.append(np.linalg.norm(kernel_shap(f, x, background, n_samples=200, rng=seed) - exact))
+        ours.append(np.linalg.norm(kernel_shap(f, x, background, n_samples=200, rng=seed).values - exact))
         np.random.seed(seed)  # shap samples with numpy's global generator
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -248,7 +248,7 @@ def test_lime_coalitions_recovers_a_linear_model():
     d = 8
     w = rng.normal(size=d)
     x, reference = rng.normal(size=d), rng.normal(size=(1, d))
-    coefficients = lime_coalitions(lambda X: X @ w, x, reference, n_samples=2000, rng=0)
+    coefficients = lime_coalitions(lambda X: X @ w, x, reference, n_samples=2000, rng=0).values
     np.testing.assert_allclose(coefficients, w * (x - reference[0]), atol=0.05)  # ridge shrinks a little
 
 
@@ -256,24 +256,54 @@ def test_argument_errors():
     f = nonlinear_model(3)
     x, background = np.zeros(3), np.ones((4, 3))
     with pytest.raises(ValueError, match="n_samples must be a positive int, got 0"):
-        kernel_shap(f, x, background, n_samples=0)
+        kernel_shap(f, x, background, n_samples=0).values
     with pytest.raises(ValueError, match="n_samples must be >= 2"):
-        kernel_shap(f, x, background, n_samples=1)
+        kernel_shap(f, x, background, n_samples=1).values
     with pytest.raises(TypeError, match="n_samples must be a positive int, got 2.5"):
-        kernel_shap(f, x, background, n_samples=2.5)
+        kernel_shap(f, x, background, n_samples=2.5).values
     with pytest.raises(ValueError, match="n_permutations must be a positive int, got -1"):
-        sampling_shapley(f, x, background, n_permutations=-1)
+        sampling_shapley(f, x, background, n_permutations=-1).values
     with pytest.raises(ValueError, match=r"background must have shape \(n, 3\)"):
-        kernel_shap(f, x, np.ones((4, 2)), n_samples=10)
+        kernel_shap(f, x, np.ones((4, 2)), n_samples=10).values
     with pytest.raises(ValueError, match="x must have 1 dimension"):
-        sampling_shapley(f, np.zeros((1, 3)), background, n_permutations=2)
-    with pytest.raises(ValueError, match=r"f must map an \(n, d\) array to n numbers"):
-        kernel_shap(lambda X: np.zeros((len(X), 2)), x, background, n_samples=10)
+        sampling_shapley(f, np.zeros((1, 3)), background, n_permutations=2).values
+    with pytest.raises(ValueError, match=r"predict_fn must map an \(n, d\) array to n numbers"):
+        kernel_shap(lambda X: np.zeros((len(X), 2)), x, background, n_samples=10).values
     with pytest.raises(ValueError, match="kernel_width must be a real number > 0"):
-        lime_coalitions(f, x, background, n_samples=10, kernel_width=0.0)
+        lime_coalitions(f, x, background, n_samples=10, kernel_width=0.0).values
 
 
 def test_kernel_weight_sum_matches_the_paper_formula():
     M = 7  # the weights of all coalitions of one size add up to (M - 1) / (s (M - s))
     for s in range(1, M):
         assert math.comb(M, s) * shapley_kernel_weight(M, s) == pytest.approx((M - 1) / (s * (M - s)))
+
+
+def _pairwise_model(d, seed):
+    """f(z) = a.z + sum_{i<j} b_ij z_i z_j: at most pairwise interactions."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=d), np.triu(rng.normal(size=(d, d)), 1)
+    return lambda Z: Z @ a + np.einsum("ni,ij,nj->n", Z, b, Z)
+
+
+@pytest.mark.parametrize("n_background", [1, 3])
+def test_antithetic_sampling_is_exact_for_pairwise_interactions(n_background):
+    d = 6
+    predict_fn = _pairwise_model(d, seed=n_background)
+    rng = np.random.default_rng(10 + n_background)
+    x, background = rng.normal(size=d), rng.normal(size=(n_background, d))
+    exact = exact_shapley(interventional_game(predict_fn, x, background), d)
+    # one order and its reverse per background row
+    result = sampling_shapley(predict_fn, x, background, n_permutations=2 * n_background, rng=0)
+    np.testing.assert_allclose(result.values, exact, atol=1e-9)
+    independent = sampling_shapley(predict_fn, x, background, n_permutations=2 * n_background, antithetic=False, rng=0)
+    assert np.abs(independent.values - exact).max() > 1e-3
+    assert result.base_value + result.values.sum() == pytest.approx(float(predict_fn(x[None])[0]), abs=1e-10)
+
+
+def test_an_odd_budget_spends_its_last_order_unpaired():
+    d = 5
+    model = CountingModel(_pairwise_model(d, seed=0))
+    x, background = np.ones(d), np.zeros((1, d))
+    sampling_shapley(model, x, background, n_permutations=3, rng=0)
+    assert model.rows == 1 + 3 * d

@@ -16,7 +16,7 @@
 Every attack takes images in [0, 1] (the course's models normalise inside), returns
 adversarial images in [0, 1], works batched on the model's device, attacks the model in
 eval mode and leaves it as it found it (the course's torch layer,
-:mod:`course_utils.xai._torch`): its parameters, their ``requires_grad`` flags, every
+:mod:`course_utils._torch`): its parameters, their ``requires_grad`` flags, every
 module's train/eval mode, BatchNorm's statistics and the parameters' ``.grad`` are
 untouched (gradients are taken with respect to the input only).
 """
@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
-from ..validation import check_in, check_nonnegative_int, check_positive_int, check_real
+from ..validation import check_nonnegative_int, check_positive_int, check_real
 from .._torch import check_input, check_model, check_target, evaluating
 
 __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", "margin",

@@ -247,7 +247,9 @@ def _soft_threshold(v: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
 
 
 def _objective(model, x, scale, z, lam, target) -> torch.Tensor:
-    return lam * (_output(model, x + scale * z) - target) ** 2 + torch.abs(z).sum(dim=1)
+    """Wachter et al.'s loss (exercises 6.1 and 6.2) at ``x' = x + scale * z``: the search runs in MAD units ``z``."""
+    x_cf = x + scale * z
+    return wachter_loss(_output(model, x_cf), target, x, x_cf, scale, lam)
 
 
 def _coordinate_proposals(model, x, scale, z, lam, target, low, high, free):
@@ -354,7 +356,7 @@ class CounterfactualBatch:
 
 
 def _search(model: nn.Module, p: _Problem) -> CounterfactualBatch:
-    device, dtype = model_device(model), model_dtype(model)
+    device, dtype = model_device(model), model_dtype(model) or torch.float32
     as_tensor = functools.partial(torch.as_tensor, device=device, dtype=dtype)
     n, d = p.X.shape
     x, scale = as_tensor(p.X), as_tensor(p.mad)

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
 from ..validation import check_nonnegative_int, check_positive_int, check_real
-from .._torch import check_input, check_model, evaluating, model_device
+from .._torch import (check_baseline, check_input, check_model, check_target, evaluating, output_gradient, selected_output)
 
 __all__ = [
     "ClassDifference",
@@ -48,6 +49,19 @@ __all__ = [
     "cascading_randomisation",
     "feature_rank",
     "rank_shares",
+    "deletion_curve",
+    "insertion_curve",
+    "curve_auc",
+    "blurred",
+    "infidelity_from_samples",
+    "infidelity",
+    "infidelity_optimal",
+    "rise_masks",
+    "rise_saliency",
+    "rise",
+    "noisy_gradient_maps",
+    "evaluate_explanations",
+    "EXERCISES",
 ]
 
 Box = tuple[int, int, int, int]
@@ -86,7 +100,8 @@ def _as_scores(scores, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"scores must have one value per entry of x {tuple(x.shape)}, got shape {tuple(scores.shape)}.")
     if not torch.isfinite(scores).all():
         raise ValueError("scores must contain only finite values, got NaN or inf.")
-    return scores.reshape(len(x), -1).to(device=x.device, dtype=x.dtype)
+    scores = scores if scores.is_floating_point() else scores.double()
+    return scores.reshape(len(x), -1).to(device=x.device)  # ranked in their own precision
 
 
 def erase_top(x: torch.Tensor, scores, k: int, *, baseline: float = 0.0, positive_only: bool = False) -> torch.Tensor:
@@ -512,3 +527,562 @@ def rank_shares(attributions, feature: int, k: int = 3) -> np.ndarray:
     k = check_positive_int("k", k)
     ranks = feature_rank(attributions, feature)
     return np.array([np.mean(ranks == r) for r in range(1, k + 1)])
+
+
+# ---- lesson 11: deletion, insertion, infidelity, RISE
+#
+# - Deletion and insertion curves, and RISE (Petsiuk, Das and Saenko, "RISE: randomized
+#   input sampling for explanation of black-box models", BMVC 2018, section 4.1 and eq. 6).
+# - Infidelity (Yeh, Hsieh, Suggala, Inouye and Ravikumar, "On the (in)fidelity and
+#   sensitivity of explanations", NeurIPS 2019, definition 2.1), as captum's
+#   ``metrics.infidelity``; max-sensitivity is :func:`max_sensitivity` above.
+
+
+def _pixel_scores(attributions, x: torch.Tensor) -> torch.Tensor:
+    """Attributions summed over channels, one score per pixel: shape (N, H * W)."""
+    n, c, h, w = x.shape
+    a = torch.as_tensor(attributions.detach() if hasattr(attributions, "detach")
+                        else np.asarray(attributions, dtype=float))
+    shape = tuple(a.shape)
+    if shape == (n, c, h, w):
+        a = a.sum(dim=1)
+    elif shape != (n, h, w):
+        raise ValueError(f"attributions must have the shape of x {tuple(x.shape)} (or one map per image, "
+                         f"{(n, h, w)}), got shape {shape}.")
+    if not torch.isfinite(a).all():
+        raise ValueError("attributions must contain only finite values, got NaN or inf.")
+    return a.reshape(n, h * w).to(device=x.device, dtype=torch.float64)
+
+
+def _step_counts(n_pixels: int, n_steps: int) -> list[int]:
+    """``round(s * n_pixels / n_steps)`` for s = 0..n_steps (Python's round, as the definition says)."""
+    return [round(s * n_pixels / n_steps) for s in range(n_steps + 1)]
+
+
+def _curve(model, x, attributions, target, baseline, n_steps, batch_size, insert: bool):
+    check_model(model)
+    x = check_input(x, model, images=True)
+    n, c, h, w = x.shape
+    n_steps = check_positive_int("n_steps", n_steps)
+    batch_size = check_positive_int("batch_size", batch_size)
+    target = check_target(target, n, x.device)
+    scores = _pixel_scores(attributions, x)
+    substrate = check_baseline(baseline, x)
+    ones = torch.ones(n, h * w, dtype=torch.float64, device=x.device)
+    steps = []
+    for k in _step_counts(h * w, n_steps):
+        top = (erase_top(ones, scores, k) == 0).view(n, 1, h, w)  # the k highest-ranked pixels
+        steps.append(torch.where(top, x, substrate) if insert else torch.where(top, substrate, x))
+    batch = torch.stack(steps, dim=1).reshape(n * (n_steps + 1), c, h, w)
+    targets = target.repeat_interleave(n_steps + 1)
+    with evaluating(model), torch.no_grad():
+        probabilities = torch.cat([selected_output(model, batch[i:i + batch_size], targets[i:i + batch_size],
+                                                   of="probability")
+                                   for i in range(0, len(batch), batch_size)])
+    fractions = np.arange(n_steps + 1) / n_steps
+    return fractions, probabilities.view(n, n_steps + 1).cpu().double().numpy()
+
+
+def deletion_curve(model: nn.Module, x: torch.Tensor, attributions, target, *, baseline=0.0, n_steps: int = 20,
+                   batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Petsiuk et al.'s deletion curve: the class probability as the most important pixels are removed.
+
+    Pixels are ranked by the attributions summed over channels (ties: the lower flat pixel
+    index first, as in :func:`erase_top`). At step ``s`` the ``round(s * H * W / n_steps)``
+    highest-ranked pixels, all their channels, are set to ``baseline``. A faithful
+    explanation makes the probability fall fast: a low area (:func:`curve_auc`) is good.
+    All steps of all images go through the model in batches of ``batch_size`` inputs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits (N, n_classes); used in eval mode and left as it was.
+    x : torch.Tensor
+        Images, shape (N, C, H, W).
+    attributions : array-like or torch.Tensor
+        Shape (N, C, H, W) like x, or one map per image (N, H, W).
+    target : int or 1-D integer tensor of length N
+        The class whose softmax probability is measured.
+    baseline : float or torch.Tensor, default 0.0
+        The substrate: a number, or a tensor of x's shape (or one image's), e.g.
+        :func:`blurred` images.
+    n_steps : int, default 20
+    batch_size : int, default 1024
+        Inputs per forward pass.
+
+    Returns
+    -------
+    fractions : numpy.ndarray
+        Shape (n_steps + 1,): ``s / n_steps``.
+    probabilities : numpy.ndarray
+        Shape (N, n_steps + 1): the softmax probability of ``target``; the first column is
+        the model on x, the last on the fully replaced input.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    >>> x = torch.rand(3, 1, 2, 2)
+    >>> fractions, p = deletion_curve(model, x, torch.rand(3, 1, 2, 2), 0, n_steps=4)
+    >>> fractions.tolist(), p.shape
+    ([0.0, 0.25, 0.5, 0.75, 1.0], (3, 5))
+    """
+    return _curve(model, x, attributions, target, baseline, n_steps, batch_size, insert=False)
+
+
+def insertion_curve(model: nn.Module, x: torch.Tensor, attributions, target, *, baseline=0.0, n_steps: int = 20,
+                    batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Petsiuk et al.'s insertion curve: start from ``baseline`` and insert x's pixels, most important first.
+
+    The same ranking and steps as :func:`deletion_curve`; at step ``s`` the
+    ``round(s * H * W / n_steps)`` highest-ranked pixels hold x's values and the others the
+    baseline's. The first column is the model on the baseline, the last on x. A faithful
+    explanation makes the probability rise fast: a high area is good. Petsiuk et al. insert
+    into a blurred copy of the image (:func:`blurred`) and delete to zero.
+
+    Parameters and return values as in :func:`deletion_curve`.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    >>> x = torch.rand(3, 1, 2, 2)
+    >>> _, p = insertion_curve(model, x, torch.rand(3, 1, 2, 2), 0, n_steps=2)
+    >>> bool(np.allclose(p[:, -1], model(x).softmax(1)[:, 0].detach().numpy()))
+    True
+    """
+    return _curve(model, x, attributions, target, baseline, n_steps, batch_size, insert=True)
+
+
+def curve_auc(fractions, values) -> np.ndarray:
+    """The trapezoidal area under each row of ``values`` over ``fractions`` (reference of exercise 11.1).
+
+    Parameters
+    ----------
+    fractions : array-like, shape (S,)
+        Increasing x-coordinates, e.g. the fractions of :func:`deletion_curve`.
+    values : array-like, shape (N, S) or (S,)
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N,) (a 0-d array for a single curve).
+
+    Examples
+    --------
+    >>> curve_auc([0.0, 0.5, 1.0], [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    array([0.25, 1.  ])
+    """
+    fractions = np.asarray(fractions.detach().cpu() if hasattr(fractions, "detach") else fractions, dtype=float)
+    values = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=float)
+    if fractions.ndim != 1 or len(fractions) < 2:
+        raise ValueError(f"fractions must be 1-D with at least 2 points, got shape {fractions.shape}.")
+    if values.shape[-1:] != fractions.shape:
+        raise ValueError(f"values must have {len(fractions)} columns (one per fraction), got shape {values.shape}.")
+    if not (np.isfinite(fractions).all() and np.isfinite(values).all()):
+        raise ValueError("fractions and values must contain only finite values, got NaN or inf.")
+    widths = np.diff(fractions)
+    return ((values[..., 1:] + values[..., :-1]) / 2 * widths).sum(axis=-1)
+
+
+def blurred(x: torch.Tensor, *, sigma: float = 5.0, kernel_size: int = 11) -> torch.Tensor:
+    """A Gaussian blur of each image, the insertion substrate of Petsiuk et al. (kernel 11, sigma 5).
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 1, 9, 9); x[0, 0, 4, 4] = 1.0
+    >>> b = blurred(x, sigma=1.0, kernel_size=5)
+    >>> round(float(b.sum()), 4), bool(b[0, 0, 4, 4] < 1)
+    (1.0, True)
+    """
+    from torchvision.transforms.functional import gaussian_blur
+
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point batch of images (N, C, H, W), got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
+    sigma = check_real("sigma", sigma, low=0, low_inclusive=False)
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd, got {kernel_size}.")
+    return gaussian_blur(x.detach(), [kernel_size, kernel_size], [sigma, sigma])
+
+
+def infidelity_from_samples(dots: torch.Tensor, drops: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+    """Infidelity from its samples (reference of exercise 11.3; :func:`infidelity` calls it).
+
+    Parameters
+    ----------
+    dots : torch.Tensor
+        Shape (N, S): ``sum(I_s * attributions)`` for each example and perturbation ``I_s``.
+    drops : torch.Tensor
+        Shape (N, S): ``f(x) - f(x - I_s)``.
+    normalize : bool
+        First scale the attributions (hence ``dots``) by the least-squares optimal
+        ``beta = sum(dots * drops) / sum(dots ** 2)`` per example (captum's ``normalize``).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N,): ``mean_s (beta * dots - drops) ** 2`` (``beta = 1`` without normalize).
+
+    Examples
+    --------
+    >>> infidelity_from_samples(torch.tensor([[1.0, 2.0]]), torch.tensor([[2.0, 4.0]]))
+    tensor([2.5000])
+    >>> infidelity_from_samples(torch.tensor([[1.0, 2.0]]), torch.tensor([[2.0, 4.0]]), normalize=True)
+    tensor([0.])
+    """
+    if normalize:
+        squares = (dots * dots).sum(dim=1, keepdim=True)
+        beta = torch.where(squares > 0, (dots * drops).sum(dim=1, keepdim=True) / torch.where(squares > 0, squares, 1.0),
+                           torch.zeros_like(squares))
+        dots = beta * dots
+    return ((dots - drops) ** 2).mean(dim=1)
+
+
+def infidelity(model: nn.Module, x: torch.Tensor, attributions, target, *, noise_std: float = 0.1,
+               n_samples: int = 10, normalize: bool = False, rng=None) -> torch.Tensor:
+    """Yeh et al.'s infidelity: how badly ``attributions . I`` predicts the output's drop under noise ``I``.
+
+    ``INFD = E_I [(I . attributions - (f(x) - f(x - I)))^2]`` with ``I ~ N(0, noise_std^2)``
+    on every input entry and ``f`` the logit of ``target``, estimated with ``n_samples``
+    draws (the same definition as captum's ``metrics.infidelity`` with a Gaussian
+    ``perturb_func``). A linear model's gradient has infidelity 0. The value scales with the
+    attributions (doubling a linear model's gradient gives ``noise_std^2 ||w||^2``) unless
+    ``normalize=True`` (see :func:`infidelity_from_samples`), which makes it invariant to
+    rescaling them.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Returns logits (N, n_classes); used in eval mode and left as it was.
+    x : torch.Tensor
+        Shape (N, ...).
+    attributions : array-like or torch.Tensor
+        x's shape.
+    target : int or 1-D integer tensor of length N
+    noise_std : float, default 0.1
+    n_samples : int, default 10
+        Perturbations per example; one forward pass of the batch each.
+    normalize : bool, default False
+    rng : None, int, numpy.random.Generator or torch.Generator
+        The noise: ``n_samples`` draws of x's shape, one after the other.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N,), on the model's device, float64.
+
+    Examples
+    --------
+    >>> model = nn.Linear(3, 2)
+    >>> x = torch.rand(4, 3)
+    >>> gradient = model.weight[1].detach().expand(4, 3)
+    >>> float(infidelity(model, x, gradient, 1, rng=0).abs().max()) < 1e-10
+    True
+    """
+    check_model(model)
+    x = check_input(x, model)
+    target = check_target(target, len(x), x.device)
+    a = torch.as_tensor(attributions.detach() if hasattr(attributions, "detach")
+                        else np.asarray(attributions, dtype=float))
+    if tuple(a.shape) != tuple(x.shape):
+        raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}, got shape {tuple(a.shape)}.")
+    if not torch.isfinite(a).all():
+        raise ValueError("attributions must contain only finite values, got NaN or inf.")
+    a = a.to(device=x.device, dtype=torch.float64).reshape(len(x), -1)
+    noise_std = check_real("noise_std", noise_std, low=0)
+    n_samples = check_positive_int("n_samples", n_samples)
+    generator = as_torch_generator(rng, device=x.device)
+    dots, drops = [], []
+    with evaluating(model), torch.no_grad():
+        before = selected_output(model, x, target).double()
+        for _ in range(n_samples):
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * noise_std
+            dots.append((noise.reshape(len(x), -1).double() * a).sum(dim=1))
+            drops.append(before - selected_output(model, x - noise, target).double())
+    return infidelity_from_samples(torch.stack(dots, dim=1), torch.stack(drops, dim=1), normalize)
+
+
+
+def infidelity_optimal(model: nn.Module, x: torch.Tensor, target, *, noise_std: float = 0.1, n_samples: int = 1000,
+                       batch_size: int = 1000, rng=None) -> torch.Tensor:
+    """The explanation with the lowest infidelity under Gaussian noise (Yeh et al. 2019, proposition 2.1).
+
+    Minimising ``E[(I . a - (f(x) - f(x - I)))^2]`` over ``a`` gives
+    ``a* = E[I I^T]^-1 E[I (f(x) - f(x - I))] = E[I (f(x) - f(x - I))] / noise_std^2`` for
+    ``I ~ N(0, noise_std^2 Id)``, estimated here with ``n_samples`` draws per example. For a
+    linear model it is the gradient; for a network it is a gradient smoothed at the scale of
+    the noise (Yeh et al. relate it to SmoothGrad), and it "wins" the metric by construction.
+    The gradient ``g`` serves as a control variate: since ``E[I I^T] g = noise_std^2 g``,
+    ``a* = g + E[I (drop - I . g)] / noise_std^2``, whose Monte Carlo error is that of the
+    small residual ``drop - I . g`` rather than of the drop itself.
+
+    Returns
+    -------
+    torch.Tensor
+        x's shape.
+
+    Examples
+    --------
+    >>> model = nn.Linear(3, 2)
+    >>> a = infidelity_optimal(model, torch.zeros(1, 3), 0, n_samples=20000, rng=0)
+    >>> bool(torch.allclose(a[0], model.weight[0].detach(), atol=0.05))
+    True
+    """
+    check_model(model)
+    x = check_input(x, model)
+    target = check_target(target, len(x), x.device)
+    noise_std = check_real("noise_std", noise_std, low=0, low_inclusive=False)
+    n_samples = check_positive_int("n_samples", n_samples)
+    batch_size = check_positive_int("batch_size", batch_size)
+    generator = as_torch_generator(rng, device=x.device)
+
+    result = torch.zeros_like(x, dtype=torch.float64)
+    with evaluating(model, freeze=True):
+        gradient = output_gradient(model, x, target).double()
+        with torch.no_grad():
+            before = selected_output(model, x, target).double()
+            for i, (image, cls) in enumerate(zip(x, target)):
+                for start in range(0, n_samples, batch_size):
+                    m = min(batch_size, n_samples - start)
+                    noise = torch.randn((m, *image.shape), generator=generator, device=x.device,
+                                        dtype=x.dtype) * noise_std
+                    drops = before[i] - selected_output(model, image[None] - noise, cls.expand(m)).double()
+                    residual = drops - (noise.double().flatten(1) * gradient[i].flatten()).sum(dim=1)
+                    result[i] += (noise.double() * residual.view(-1, *([1] * image.ndim))).sum(dim=0)
+    return (gradient + result / (n_samples * noise_std ** 2)).to(x.dtype)
+
+
+def rise_masks(n_masks: int, size: Sequence[int], *, cell_size: int | None = None, p_keep: float = 0.5,
+               rng=None, device=None) -> torch.Tensor:
+    """RISE's random smooth masks (Petsiuk et al. 2018, section 3.2), shape (n_masks, H, W), values in [0, 1].
+
+    Each mask is a ``ceil(H / cell_size) x ceil(W / cell_size)`` grid of cells kept with
+    probability ``p_keep``, upsampled bilinearly to ``(grid + 1) * cell_size`` and cropped
+    to ``H x W`` at a random shift in ``[0, cell_size)`` in each direction (as the authors'
+    code does). ``cell_size=None`` gives the paper's 7 x 7 grid (``ceil(max(H, W) / 7)``).
+
+    Examples
+    --------
+    >>> masks = rise_masks(100, (28, 28), rng=0)
+    >>> masks.shape, bool(masks.min() >= 0 and masks.max() <= 1)
+    (torch.Size([100, 28, 28]), True)
+    """
+    n_masks = check_positive_int("n_masks", n_masks)
+    if len(size) != 2:
+        raise ValueError(f"size must be (H, W), got {tuple(size)!r}.")
+    h, w = (check_positive_int("size", int(s)) for s in size)
+    cell = math.ceil(max(h, w) / 7) if cell_size is None else check_positive_int("cell_size", cell_size)
+    p_keep = check_real("p_keep", p_keep, low=0, high=1, low_inclusive=False)
+    generator = as_torch_generator(rng, device=device)
+    gh, gw = math.ceil(h / cell), math.ceil(w / cell)
+    grid = (torch.rand(n_masks, 1, gh, gw, generator=generator, device=device) < p_keep).float()
+    up = torch.nn.functional.interpolate(grid, size=((gh + 1) * cell, (gw + 1) * cell), mode="bilinear",
+                                         align_corners=False)[:, 0]
+    shifts = torch.randint(0, cell, (n_masks, 2), generator=generator, device=device)
+    rows = shifts[:, :1] + torch.arange(h, device=device)
+    cols = shifts[:, 1:] + torch.arange(w, device=device)
+    return up[torch.arange(n_masks, device=device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def rise_saliency(scores: torch.Tensor, masks: torch.Tensor, p_keep: float) -> torch.Tensor:
+    """RISE's weighted sum (Petsiuk et al., eq. 6; reference of exercise 11.2; :func:`rise` calls it).
+
+    ``S(pixel) = sum_i scores[i] * masks[i, pixel] / (n_masks * p_keep)``: the expected
+    score of the masked image given that the pixel is kept.
+
+    Parameters
+    ----------
+    scores : torch.Tensor
+        Shape (n_masks,): the model's probability of the class on each masked image.
+    masks : torch.Tensor
+        Shape (n_masks, H, W).
+    p_keep : float
+
+    Examples
+    --------
+    >>> rise_saliency(torch.tensor([1.0, 0.0]), torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]]), 0.5)
+    tensor([[1., 0.]])
+    """
+    return torch.tensordot(scores.to(masks.dtype), masks, dims=1) / (len(masks) * p_keep)
+
+
+def rise(model: nn.Module, x: torch.Tensor, target, *, n_masks: int = 2000, cell_size: int | None = None,
+         p_keep: float = 0.5, rng=None, batch_size: int = 500) -> torch.Tensor:
+    """RISE (Petsiuk, Das and Saenko, BMVC 2018): a black-box saliency map from randomly masked images.
+
+    The same ``n_masks`` masks (:func:`rise_masks`) multiply every image (masked pixels
+    become 0, the paper's choice); the map is the softmax probability of ``target`` on
+    each masked image, weighted by the mask and averaged (:func:`rise_saliency`).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Returns logits; used in eval mode and left as it was.
+    x : torch.Tensor
+        Images (N, C, H, W).
+    target : int or 1-D integer tensor of length N
+    n_masks : int, default 2000
+        The paper uses 4000 on ImageNet; costs ``N * n_masks`` forward passes.
+    cell_size : int, optional
+        Pixels per grid cell; default the paper's 7 x 7 grid (4 pixels on MNIST, 32 on 224 x 224).
+    p_keep : float, default 0.5
+    rng : None, int, numpy.random.Generator or torch.Generator
+    batch_size : int, default 500
+        Masked images per forward pass.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, H, W), non-negative (one map per image, for all channels).
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    >>> rise(model, torch.rand(2, 1, 4, 4), 1, n_masks=50, rng=0).shape
+    torch.Size([2, 4, 4])
+    """
+    check_model(model)
+    x = check_input(x, model, images=True)
+    target = check_target(target, len(x), x.device)
+    batch_size = check_positive_int("batch_size", batch_size)
+    masks = rise_masks(n_masks, x.shape[2:], cell_size=cell_size, p_keep=p_keep, rng=rng, device=x.device)
+    masks = masks.to(x.dtype)
+    maps = []
+    with evaluating(model), torch.no_grad():
+        for image, cls in zip(x, target):
+            scores = torch.cat([
+                selected_output(model, image[None] * masks[i:i + batch_size, None],
+                                cls.expand(len(masks[i:i + batch_size])), of="probability")
+                for i in range(0, n_masks, batch_size)])
+            maps.append(rise_saliency(scores, masks, p_keep))
+    return torch.stack(maps)
+
+
+
+
+def noisy_gradient_maps(model: nn.Module, x: torch.Tensor, target, *, n_samples: int = 16, noise_level: float = 0.15,
+                        rng=None) -> dict[str, torch.Tensor]:
+    """SmoothGrad, SmoothGrad-squared and VarGrad from the same noisy gradients (Hooker et al., NeurIPS 2019).
+
+    With ``g_s`` the logit gradient at ``x + sigma * eps_s`` (``sigma = noise_level *
+    (max x_i - min x_i)``, the draws of :func:`course_utils.xai.gradients.smoothgrad`, so
+    the mean equals it for the same ``rng``): SmoothGrad ``mean_s g_s``, SmoothGrad-squared
+    ``mean_s g_s^2`` and VarGrad ``var_s g_s`` (population variance). Hooker et al. find the
+    last two the only ones clearly better than a random ranking under ROAR.
+
+    Returns
+    -------
+    dict
+        ``"SmoothGrad"``, ``"SmoothGrad-squared"``, ``"VarGrad"``: tensors of x's shape.
+
+    Examples
+    --------
+    >>> model = nn.Linear(3, 2)
+    >>> maps = noisy_gradient_maps(model, torch.ones(2, 3), 0, n_samples=4, rng=0)
+    >>> float(maps["VarGrad"].abs().max()) < 1e-12  # a linear model's gradient does not move
+    True
+    """
+
+    check_model(model)
+    x = check_input(x, model)
+    target = check_target(target, len(x), x.device)
+    n_samples = check_positive_int("n_samples", n_samples)
+    noise_level = check_real("noise_level", noise_level, low=0)
+    generator = as_torch_generator(rng, device=x.device)
+    flat = x.reshape(len(x), -1)
+    sigma = (noise_level * (flat.max(dim=1).values - flat.min(dim=1).values)).view(-1, *([1] * (x.ndim - 1)))
+    total, squares = torch.zeros_like(x), torch.zeros_like(x)
+    with evaluating(model, freeze=True):
+        for _ in range(n_samples):
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            g = output_gradient(model, x + sigma * noise, target)
+            total += g
+            squares += g * g
+    mean, mean_sq = total / n_samples, squares / n_samples
+    return {"SmoothGrad": mean, "SmoothGrad-squared": mean_sq, "VarGrad": (mean_sq - mean * mean).clamp(min=0)}
+
+
+def evaluate_explanations(model: nn.Module, explain, x: torch.Tensor, target, *, randomised: nn.Module | None = None,
+                          insertion_baseline=None, n_steps: int = 20, noise_std: float = 0.1, n_infidelity: int = 10,
+                          radius: float = 0.02, n_sensitivity: int = 10, rng=None) -> dict[str, np.ndarray]:
+    """One method's row of the report card: each metric of lesson 11, per example.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    explain : callable
+        ``explain(model, x, target) -> attributions of x's shape`` (a value of :func:`course_utils.xai.methods.course_methods`).
+    x : torch.Tensor
+        Images (N, C, H, W).
+    target : int or 1-D integer tensor of length N
+    randomised : torch.nn.Module, optional
+        A randomised copy of the model (e.g. the last of :func:`cascading_randomisation`) for
+        the sanity check; skipped (NaN) without one.
+    insertion_baseline : float or torch.Tensor, optional
+        Default :func:`blurred` images (Petsiuk et al.); deletion goes to 0.
+    n_steps, noise_std, n_infidelity, radius, n_sensitivity, rng
+        The metrics' settings (:func:`deletion_curve`, :func:`infidelity` with
+        ``normalize=True``, :func:`max_sensitivity`).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``"deletion"``, ``"insertion"`` (areas), ``"infidelity"``, ``"max-sensitivity"``,
+        ``"sanity"`` (Spearman correlation of the absolute maps of the trained and the
+        randomised model: low is good), each of shape (N,), and ``"seconds"``, the wall time
+        per explanation, shape (1,).
+    """
+    import time
+
+    check_model(model)
+    x = check_input(x, model, images=True)
+    target = check_target(target, len(x), x.device)
+    generator = as_torch_generator(rng, device=x.device)
+    start = time.perf_counter()
+    attributions = explain(model, x, target)
+    seconds = (time.perf_counter() - start) / len(x)
+    substrate = blurred(x) if insertion_baseline is None else insertion_baseline
+    fractions, deleted = deletion_curve(model, x, attributions, target, n_steps=n_steps)
+    _, inserted = insertion_curve(model, x, attributions, target, baseline=substrate, n_steps=n_steps)
+    row = {
+        "deletion": curve_auc(fractions, deleted),
+        "insertion": curve_auc(fractions, inserted),
+        "infidelity": infidelity(model, x, attributions, target, noise_std=noise_std, n_samples=n_infidelity,
+                                 normalize=True, rng=generator).cpu().numpy(),
+        "max-sensitivity": max_sensitivity(lambda batch: explain(model, batch, target), x, radius=radius,
+                                           n_samples=n_sensitivity, rng=generator).cpu().numpy(),
+        "sanity": np.full(len(x), np.nan),
+        "seconds": np.array([seconds]),
+    }
+    if randomised is not None:
+        random_maps = explain(randomised, x, target)
+        row["sanity"] = rank_correlation(attributions.abs().sum(1), random_maps.abs().sum(1))
+    return row
+
+
+def _auc_cases(rng: np.random.Generator) -> list[tuple]:
+    fractions = np.linspace(0, 1, 11)
+    return [(fractions, rng.random((3, 11))), (np.array([0.0, 0.2, 0.7, 1.0]), rng.random((2, 4)))]
+
+
+def _rise_cases(rng: np.random.Generator) -> list[tuple]:
+    masks = torch.from_numpy(rng.random((20, 4, 5)))
+    return [(torch.from_numpy(rng.random(20)), masks, 0.5), (torch.from_numpy(rng.random(20)), masks, 0.3)]
+
+
+def _infidelity_cases(rng: np.random.Generator) -> list[tuple]:
+    dots, drops = torch.from_numpy(rng.normal(size=(3, 8))), torch.from_numpy(rng.normal(size=(3, 8)))
+    return [(dots, drops, False), (dots, drops, True), (dots, 2 * dots + 0.1 * drops, True)]
+
+
+EXERCISES = register(
+    Exercise("11.1", "area under a deletion or insertion curve", curve_auc, _auc_cases,
+             "The trapezoid rule on each row: sum over neighbouring points of (v[s] + v[s+1]) / 2 times "
+             "(fractions[s+1] - fractions[s]); the result has one number per row."),
+    Exercise("11.2", "RISE's weighted sum of masks", rise_saliency, _rise_cases,
+             "S = sum_i scores[i] * masks[i] / (n_masks * p_keep): a (n_masks,) vector contracted with the "
+             "(n_masks, H, W) masks gives an (H, W) map."),
+    Exercise("11.3", "infidelity from its samples", infidelity_from_samples, _infidelity_cases,
+             "Per row: the mean of (dots - drops)^2. With normalize, first multiply dots by "
+             "beta = sum(dots * drops) / sum(dots^2), computed per row."),
+)

@@ -19,7 +19,7 @@
 
 The library versions are captum's ``LayerGradCam`` (with ``LayerAttribution.interpolate``),
 ``GuidedBackprop``, ``GuidedGradCam`` and ``Saliency``; tests check that these agree.
-Every function goes through the course's torch layer (:mod:`course_utils.xai._torch`):
+Every function goes through the course's torch layer (:mod:`course_utils._torch`):
 the maps are computed in eval mode and the model is left as it was found (hooks removed,
 mode, running statistics and ``requires_grad`` flags restored, no ``.grad`` written).
 """
@@ -102,7 +102,7 @@ def class_model_visualisation(model: nn.Module, targets, shape: Sequence[int], *
         raise ValueError("targets must hold at least one class, got an empty sequence.")
     targets = check_target(targets, len(targets), model_device(model), name="targets")
     shape = tuple(check_positive_int("shape", int(v)) for v in shape)
-    images = torch.zeros(len(targets), *shape, device=model_device(model), dtype=model_dtype(model))
+    images = torch.zeros(len(targets), *shape, device=model_device(model), dtype=model_dtype(model) or torch.float32)
     with evaluating(model, freeze=True):
         for _ in range(steps):
             with torch.enable_grad():

@@ -23,7 +23,6 @@ explanations in eval mode) and parameters' ``.grad`` stay as they were.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -409,7 +408,7 @@ def completeness_gap(model: nn.Module, x: torch.Tensor, target, attributions: to
     baseline = check_baseline(baseline, x)
     if not isinstance(attributions, torch.Tensor) or tuple(attributions.shape) != tuple(x.shape):
         shape = tuple(attributions.shape) if hasattr(attributions, "shape") else type(attributions).__name__
-        raise ValueError(f"attributions must be a tensor of the shape of x {tuple(x.shape)}, got {shape}.")
+        raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}, got {shape}.")
     with evaluating(model), torch.no_grad():
         delta = selected_output(model, x, target) - selected_output(model, baseline, target)
     return attributions.detach().to(delta.device).reshape(len(x), -1).sum(dim=1) - delta

@@ -222,10 +222,27 @@ def coalition_values(predict_fn: Callable, x, background, masks) -> np.ndarray:
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 2 or masks.shape[1] != x.shape[0]:
         raise ValueError(f"masks must have shape (K, {x.shape[0]}), got shape {masks.shape}.")
-    step = max(1, MAX_VALUES_PER_CALL // (len(background) * x.shape[0]))
-    values = [_evaluate(predict_fn, _hybrids(x, background, masks[start:start + step])).reshape(-1, len(background))
-              for start in range(0, len(masks), step)]
-    return np.concatenate(values).mean(axis=1) if values else np.zeros(0)
+    return _coalition_means(predict_fn, x, background, masks)[1]
+
+
+def _coalition_means(predict_fn: Callable, x: np.ndarray, background: np.ndarray, masks: np.ndarray, *,
+                     with_x: bool = False) -> tuple[float | None, np.ndarray]:
+    """``f(x)`` (if ``with_x``) and the coalitions' mean outputs, in chunks of at most MAX_VALUES_PER_CALL numbers.
+
+    ``x`` rides along in the first chunk, so a problem that fits in one chunk costs one call.
+    """
+    N, d = background.shape
+    step = max(1, MAX_VALUES_PER_CALL // (N * d))
+    fx, means = None, []
+    for start in range(0, max(len(masks), 1), step):
+        rows = _hybrids(x, background, masks[start:start + step])
+        if with_x and start == 0:
+            rows = np.vstack([x[None], rows])
+        out = _evaluate(predict_fn, rows)
+        if with_x and start == 0:
+            fx, out = float(out[0]), out[1:]
+        means.append(out.reshape(-1, N).mean(axis=1))
+    return fx, np.concatenate(means)
 
 
 def interventional_game(predict_fn: Callable, x, background) -> Callable[[frozenset], float]:
@@ -471,8 +488,8 @@ def kernel_shap(predict_fn: Callable, x, background, *, n_samples: int, rng=None
         Rows that stand for "feature absent" (one reference row, or a sample of the data).
     n_samples : int
         Number of coalitions (>= 2; at most ``2**M - 2`` are used). Costs
-        ``1 + N * (n_samples + 1)`` model evaluations, in batches of at most
-        ``MAX_VALUES_PER_CALL`` numbers (:func:`coalition_values`), so memory is bounded;
+        ``1 + N * (n_samples + 1)`` model evaluations, in one call when they fit in
+        ``MAX_VALUES_PER_CALL`` numbers and in chunks of that size otherwise, so memory is bounded;
         ``shap.KernelExplainer`` makes ``1 + N * n_samples`` per explanation and ``N``
         once when it is built.
     rng : None, int, numpy.random.Generator or torch.Generator
@@ -504,16 +521,16 @@ def kernel_shap(predict_fn: Callable, x, background, *, n_samples: int, rng=None
         masks, weights = sample_coalitions(M, n_samples, rng)
     else:
         masks, weights = np.zeros((0, M), dtype=bool), np.zeros(0)
-    fx = float(_evaluate(predict_fn, x[None])[0])
-    base = float(_evaluate(predict_fn, background).mean())
+    full = np.ones((1 + len(masks), d), dtype=bool)  # non-varying features: x's value = the background's
+    full[0] = False  # the empty coalition: the background rows themselves, whose mean is the base value
+    full[1:, varying] = masks
+    fx, means = _coalition_means(predict_fn, x, background, full, with_x=True)
+    base = float(means[0])
     phi = np.zeros(d)
     if M == 1:
         phi[varying] = fx - base
     elif M >= 2:
-        full = np.ones((len(masks), d), dtype=bool)  # non-varying features: x's value = the background's
-        full[:, varying] = masks
-        phi[varying] = constrained_wls(masks, coalition_values(predict_fn, x, background, full) - base, weights,
-                                       fx - base)
+        phi[varying] = constrained_wls(masks, means[1:] - base, weights, fx - base)
     return Explanation(values=phi, base_value=base, n_evaluations=1 + N * (len(masks) + 1))
 
 

@@ -241,6 +241,7 @@ print("prediction:", ">50K" if tree.predict(person[None])[0] else "<=50K", "| tr
 
 # %%
 from course_utils import check
+from course_utils.xai import permutation  # lesson 01's module: its reference code and exercises
 
 
 def nearest_neighbours(X_train, x, k):
@@ -298,7 +299,7 @@ n_repeats = pick(full=5, fast=3)
 n_explain = pick(full=5000, fast=3000)  # rows to shuffle: enough for stable means
 X_explain, y_explain = X_test[:n_explain], y_test[:n_explain]
 forest = models["random forest (200 trees)"]
-ours, ours_std = permutation_importance(forest.predict, X_explain, y_explain, n_repeats=n_repeats, rng=ctx.rng)
+ours, ours_std = permutation_importance(forest.predict, X_explain, y_explain, n_permutations=n_repeats, rng=ctx.rng)
 library = sklearn_permutation_importance(forest, X_explain, y_explain, n_repeats=n_repeats, random_state=0)
 importance = pd.DataFrame({"ours": ours, "ours (std)": ours_std, "scikit-learn": library.importances_mean},
                           index=feature_names).sort_values("ours", ascending=False)
@@ -318,7 +319,7 @@ print("same most important feature:", importance.index[0] == importance["scikit-
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
 for ax, name in zip(axes, ["random forest (200 trees)", "neural network (64-32)"]):
-    means, stds = permutation_importance(models[name].predict, X_explain, y_explain, n_repeats=n_repeats, rng=ctx.rng)
+    means, stds = permutation_importance(models[name].predict, X_explain, y_explain, n_permutations=n_repeats, rng=ctx.rng)
     order = np.argsort(means)
     ax.barh(np.array(feature_names)[order], means[order], xerr=stds[order], color="tab:gray")
     ax.set_title(name)

@@ -205,8 +205,8 @@ intercept, coef = weighted_ridge(Z[:, chosen], predictions, proximity, alpha=1.0
 by_hand = np.zeros(d)
 by_hand[chosen] = coef
 
-in_one_call = lime_tabular(f, person, X_train, num_features=5, num_samples=num_samples, rng=0,
-                           categorical_features=categorical_columns)
+in_one_call = lime_tabular(f, person, X_train, n_features=5, n_samples=num_samples, rng=0,
+                           categorical_features=categorical_columns).values
 ax = bar_weights(by_hand, readable, top_k=5, title="LIME by hand: why P(>50K) is high for this person")
 plt.show()
 
@@ -232,8 +232,8 @@ explainer = LimeTabularExplainer(X_train, feature_names=feature_names, categoric
 library_explanation = explainer.explain_instance(person, black_box.predict_proba, num_features=5,
                                                  num_samples=num_samples)
 lime_width = np.sqrt(2) * default_width
-ours = lime_tabular(f, person, X_train, num_features=5, num_samples=num_samples, kernel_width=lime_width, rng=1,
-                    categorical_features=categorical_columns)
+ours = lime_tabular(f, person, X_train, n_features=5, n_samples=num_samples, kernel_width=lime_width, rng=1,
+                    categorical_features=categorical_columns).values
 comparison = pd.DataFrame({"lime library": dict(library_explanation.as_list()),
                            "ours": {readable[j]: ours[j] for j in np.flatnonzero(ours)}}).fillna(0.0)
 comparison.round(3)
@@ -263,10 +263,10 @@ n_people = pick(full=40, fast=6)
 agreement = []
 for i in tqdm(range(n_people), desc="ours vs lime"):
     x = X_test[i]
-    mine = lime_tabular(f, x, X_train, num_features=5, num_samples=num_samples, kernel_width=lime_width, rng=i,
-                        categorical_features=categorical_columns)
-    again = lime_tabular(f, x, X_train, num_features=5, num_samples=num_samples, kernel_width=lime_width,
-                         rng=10_000 + i, categorical_features=categorical_columns)
+    mine = lime_tabular(f, x, X_train, n_features=5, n_samples=num_samples, kernel_width=lime_width, rng=i,
+                        categorical_features=categorical_columns).values
+    again = lime_tabular(f, x, X_train, n_features=5, n_samples=num_samples, kernel_width=lime_width,
+                         rng=10_000 + i, categorical_features=categorical_columns).values
     theirs = as_vector(explainer.explain_instance(x, black_box.predict_proba, num_features=5, num_samples=num_samples))
     agreement.append({"same top feature (ours vs lime)": top(mine, 1) == top(theirs, 1),
                       "top-3 shared (ours vs lime)": len(top(mine, 3) & top(theirs, 3)) / 3,
@@ -295,8 +295,8 @@ print("the disagreement is no larger than LIME's own run-to-run noise (within 0.
 # %%
 widths = default_width * np.array([0.25, 0.35, 0.5, 0.75, 1, 2, 4, 10])
 sweep_samples = pick(full=5000, fast=1000)
-by_width = np.array([[lime_tabular(f, person, X_train, num_features=d, num_samples=sweep_samples, kernel_width=w,
-                                   rng=seed, categorical_features=categorical_columns) for seed in range(3)]
+by_width = np.array([[lime_tabular(f, person, X_train, n_features=d, n_samples=sweep_samples, kernel_width=w,
+                                   rng=seed, categorical_features=categorical_columns).values for seed in range(3)]
                      for w in widths])  # widths x seeds x features
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for j in np.argsort(-np.abs(by_width[4].mean(axis=0)))[:5]:
@@ -315,8 +315,8 @@ plt.show()
 sample_sizes = pick(full=[100, 300, 1000, 3000], fast=[100, 300, 1000])
 stability = {}
 for n in sample_sizes:
-    runs = np.array([lime_tabular(f, person, X_train, num_features=d, num_samples=n, rng=seed,
-                                  categorical_features=categorical_columns) for seed in range(5)])
+    runs = np.array([lime_tabular(f, person, X_train, n_features=d, n_samples=n, rng=seed,
+                                  categorical_features=categorical_columns).values for seed in range(5)])
     tops = [top(run, 3) for run in runs]
     stability[n] = {"spread of the weights (mean std)": runs.std(axis=0).mean(),
                     "top-3 shared between runs": np.mean([len(a & b) / 3 for i, a in enumerate(tops) for b in tops[i + 1:]])}
@@ -343,8 +343,8 @@ import ipywidgets as widgets
 
 
 def explore(kernel_width=round(float(default_width), 2), num_samples=1000):
-    runs = np.array([lime_tabular(f, person, X_train, num_features=5, num_samples=num_samples,
-                                  kernel_width=kernel_width, rng=seed, categorical_features=categorical_columns)
+    runs = np.array([lime_tabular(f, person, X_train, n_features=5, n_samples=num_samples,
+                                  kernel_width=kernel_width, rng=seed, categorical_features=categorical_columns).values
                      for seed in range(5)])
     order = np.argsort(-np.abs(runs.mean(axis=0)))[:6][::-1]
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -464,8 +464,8 @@ def explain_sentence(model, text, label=1, num_features=5, num_samples=pick(full
     present, f_words = masked_predictor(model[1:].predict_proba, counts, label)
     if len(present) == 0:  # no word the model knows: nothing to explain
         return {}
-    fit = lime_binary(f_words, len(present), num_features=num_features, num_samples=num_samples, rng=rng)
-    return {int(present[j]): float(fit.weights[j]) for j in np.flatnonzero(fit.weights)}
+    fit = lime_binary(f_words, len(present), n_features=num_features, n_samples=num_samples, rng=rng)
+    return {int(present[j]): float(fit.values[j]) for j in np.flatnonzero(fit.values)}
 
 
 def named(model, weights):
@@ -709,11 +709,11 @@ def fit_parzen_sigma(model):
 def explanations_of(model, x_row, label, parzen_labels, sigma, rng, num_samples=pick(full=2000, fast=1000)):
     """What each method shows for one sentence: K words (as vocabulary indices) and, for LIME and Parzen, weights."""
     present, f_words = masked_predictor(model.predict_proba, x_row, label)
-    fit = lime_binary(f_words, len(present), num_features=K, num_samples=num_samples, rng=rng)
+    fit = lime_binary(f_words, len(present), n_features=K, n_samples=num_samples, rng=rng)
     gradient = parzen_gradient(B_train, parzen_labels, x_row.toarray().ravel(), sigma, present)
     strongest = np.argsort(-np.abs(gradient))[:K]
     _, f_predicted = masked_predictor(model.predict_proba, x_row, int(model.predict(x_row)[0]))
-    return {"LIME": present[np.flatnonzero(fit.weights)], "Parzen": present[strongest],
+    return {"LIME": present[np.flatnonzero(fit.values)], "Parzen": present[strongest],
             "greedy": present[greedy_removal(f_predicted, len(present), K)],  # greedy explains the predicted class
             "random": present[random_explanation(len(present), K, rng)],
             "present": present, "lime fit": fit, "parzen weights": gradient[strongest]}
@@ -784,7 +784,7 @@ for name, model in trust_models.items():
         users = {method: [] for method in METHODS}
         for case, p, q in zip(shown, p_model, p_parzen):
             fit = case["lime fit"]
-            lime_after = fit.prediction - fit.weights[untrustworthy[case["present"]]].sum()
+            lime_after = (fit.base_value + fit.values.sum()) - fit.values[untrustworthy[case["present"]]].sum()
             parzen_after = q - case["parzen weights"][untrustworthy[case["Parzen"]]].sum()
             users["LIME"].append((lime_after > 0.5) == (p > 0.5))
             users["Parzen"].append((parzen_after > 0.5) == (q > 0.5))

@@ -169,34 +169,41 @@ plt.show()
 #
 # $$\mathrm{IG}_i(x) \approx (x_i - x'_i) \cdot \frac{1}{m} \sum_{k=1}^{m} \frac{\partial f\big(x' + \tfrac{k}{m} (x - x')\big)}{\partial x_i} .$$
 #
-# **Exercise 4.1 — IG by a Riemann sum.** Write `ig_riemann(model, x, target, baseline, steps)`
-# for a batch `x` (shape `(n, ...)`), an int `target` and a `baseline` shaped like `x`:
-# loop over `k = 1..steps`, make the point `baseline + k / steps * (x - baseline)` with
-# `requires_grad`, add the gradient of `model(point)[:, target].sum()` with respect to the
-# point, and finally multiply the average by `x - baseline`.
+# Every quadrature rule has this shape: points $\alpha_k$ on $[0, 1]$ and weights $w_k$
+# (the right Riemann sum: $\alpha_k = k/m$, $w_k = 1/m$), and
+# $\mathrm{IG}(x) \approx (x - x') \odot \sum_k w_k \nabla f\big(x' + \alpha_k (x - x')\big)$.
+#
+# **Exercise 4.1 — IG as a weighted sum along the path.** Write
+# `path_integral(model, x, target, baseline, alphas, weights)` for a batch `x` (shape
+# `(n, ...)`), an int `target`, a `baseline` shaped like `x` and the rule's `alphas` and
+# `weights` (tensors of shape `(m,)`): for each point of the path, the gradient of the
+# target output with respect to the point (`torch.autograd.grad`), weighted; at the end,
+# the weighted sum times `x - baseline`. The course's `integrated_gradients` calls exactly
+# this function (batched), with the points and weights of `path_rule(steps, method)`.
 
 # %%
 from course_utils import check
+from course_utils.xai.gradients import path_rule
 
 
-def ig_riemann(model, x, target, baseline, steps):
-    # BEGIN SOLUTION Exercise 4.1: Integrated Gradients by the right Riemann sum
+def path_integral(model, x, target, baseline, alphas, weights):
+    # BEGIN SOLUTION Exercise 4.1: IG as the weighted sum of gradients along the path
     total = torch.zeros_like(x)
-    for k in range(1, steps + 1):
-        point = (baseline + k / steps * (x - baseline)).detach().requires_grad_(True)
-        total += torch.autograd.grad(model(point)[:, target].sum(), point)[0]
-    return (x - baseline) * total / steps
+    for alpha, weight in zip(alphas.tolist(), weights.tolist()):
+        point = (baseline + alpha * (x - baseline)).detach().requires_grad_(True)
+        total += weight * torch.autograd.grad(model(point)[:, target].sum(), point)[0]
+    return (x - baseline) * total
     # END SOLUTION
 
 
-ig_riemann = check("4.1", ig_riemann)
+path_integral = check("4.1", path_integral)
 
 # %% [markdown]
 # On the saturating unit, IG splits the output between the two inputs, as it should:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-ig_sat = ig_riemann(saturating, x_sat, 0, reference_sat, 100)
+ig_sat = path_integral(saturating, x_sat, 0, reference_sat, *path_rule(100, "riemann_right"))
 print("IG at (1, 1), 100 steps:", [round(v, 3) for v in ig_sat[0].tolist()], "sum:", round(ig_sat.sum().item(), 3))
 print("(0.5 each in the limit: the gradient is 1 for alpha < 1/2 and 0 after; the sum has 49 of its 100 points before the kink)")
 
@@ -234,7 +241,7 @@ from captum.attr import IntegratedGradients
 from course_utils.xai.gradients import integrated_gradients
 
 black = torch.zeros_like(digit)
-ig_yours = ig_riemann(model, digit, label, black, 50)
+ig_yours = path_integral(model, digit, label, black, *path_rule(50, "riemann_right"))
 ig_captum = IntegratedGradients(model).attribute(digit, black, target=label, n_steps=50, method="riemann_right")
 ig_ours = integrated_gradients(model, digit, label, baseline=black, steps=50, internal_batch_size=25)
 ig_captum_default = IntegratedGradients(model).attribute(digit, black, target=label, n_steps=50)
@@ -298,7 +305,7 @@ total = torch.zeros_like(digit)
 for _ in range(n_noisy):
     total += saliency(model, digit + sigma * torch.randn(digit.shape, generator=generator, device=device), label)
 smoothgrad_by_hand = total / n_noisy
-smoothgrad_ours = smoothgrad(model, digit, label, n_samples=n_noisy, noise_level=0.15, generator=0)
+smoothgrad_ours = smoothgrad(model, digit, label, n_samples=n_noisy, noise_level=0.15, rng=0)
 smoothgrad_captum = NoiseTunnel(Saliency(model)).attribute(digit, nt_type="smoothgrad", nt_samples=n_noisy,
                                                            stdevs=float(sigma), target=label, abs=False)
 
@@ -306,55 +313,38 @@ smoothgrad_captum = NoiseTunnel(Saliency(model)).attribute(digit, nt_type="smoot
 # **Guided backprop** (Springenberg et al., 2015) changes the backward pass through every
 # ReLU: it lets a gradient through only where the unit was on (as the true gradient does)
 # **and** the gradient coming from above is positive. By hand, a ReLU with that backward
-# rule, swapped into a copy of the model:
+# rule. The course's `guided_backprop` (lesson 07 uses it too) hooks every `nn.ReLU` so
+# that its backward pass keeps only positive gradients, `max(g, 0) * (z > 0)`:
 
 # %%
-import copy
-
 from captum.attr import GuidedBackprop
 
+from course_utils.xai.gradcam import guided_backprop
 
-class GuidedReLUFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z):
-        ctx.save_for_backward(z)
-        return z.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (z,) = ctx.saved_tensors
-        return grad_output.clamp(min=0) * (z > 0)  # keep only positive gradients through active units
-
-
-class GuidedReLU(nn.Module):
-    def forward(self, z):
-        return GuidedReLUFunction.apply(z)
-
-
-guided_model = copy.deepcopy(model)
-for name, module in guided_model.named_children():
-    if isinstance(module, nn.ReLU):
-        setattr(guided_model, name, GuidedReLU())
-guided_by_hand = saliency(guided_model, digit, label)
+guided_ours = guided_backprop(model, digit, label)
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from course_utils.xai.evaluation import pearson_correlation
+
+
 def correlation(a, b):
-    return torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1].item()
+    """Pearson correlation of two maps (one number)."""
+    return float(pearson_correlation(a.flatten()[None], b.flatten()[None])[0])
 
 
 print("SmoothGrad: ours == by hand (same noise):", torch.allclose(smoothgrad_ours, smoothgrad_by_hand, atol=1e-6))
 print("SmoothGrad: correlation with captum's NoiseTunnel > 0.9:",
       correlation(smoothgrad_ours, smoothgrad_captum) > 0.9)
 guided_captum = GuidedBackprop(model).attribute(digit, target=label)
-print("guided backprop by hand == captum GuidedBackprop:", torch.allclose(guided_by_hand, guided_captum, atol=1e-6))
+print("guided backprop: ours == captum GuidedBackprop:", torch.allclose(guided_ours, guided_captum, atol=1e-6))
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(11, 3))
 show_attribution(gradient_by_hand[0], ax=axes[0], title="gradient")
 show_attribution(smoothgrad_ours[0], ax=axes[1], title=f"SmoothGrad ({n_noisy} samples)")
-show_attribution(guided_by_hand[0], ax=axes[2], title="guided backprop, class 8")
-show_attribution(saliency(guided_model, digit, 3)[0], ax=axes[3], title="guided backprop, class 3")
+show_attribution(guided_ours[0], ax=axes[2], title="guided backprop, class 8")
+show_attribution(guided_backprop(model, digit, 3)[0], ax=axes[3], title="guided backprop, class 3")
 fig.tight_layout()
 plt.show()
 
@@ -368,7 +358,7 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 print("maps for class 8 vs class 3, correlation:")
-print(f"  guided backprop above 0.7: {correlation(guided_by_hand, saliency(guided_model, digit, 3)) > 0.7}")
+print(f"  guided backprop above 0.7: {correlation(guided_ours, guided_backprop(model, digit, 3)) > 0.7}")
 print(f"  gradient × input below 0:  "
       f"{correlation(input_x_gradient(model, digit, 8), input_x_gradient(model, digit, 3)) < 0}")
 
@@ -673,19 +663,9 @@ for explainer, explain in explainers.items():
 # to 0 (black, the reference). We record the drop after 0, 10, ..., 150 and 157 pixels.
 
 # %%
-class LogOdds(nn.Module):
-    """z_a - z_b of a classifier: the log-odds of class a against class b, as a (n, 1) output."""
+from course_utils.xai.evaluation import ClassDifference, erase_top, erasure_curve
 
-    def __init__(self, classifier, a, b):
-        super().__init__()
-        self.classifier, self.a, self.b = classifier, a, b
-
-    def forward(self, x):
-        logits = self.classifier(x)
-        return (logits[:, self.a] - logits[:, self.b])[:, None]
-
-
-eight_vs_three = LogOdds(model, 8, 3).eval()
+eight_vs_three = ClassDifference(model, 8, 3).eval()  # z_8 - z_3 as a one-output model
 n_eights = pick(full=200, fast=8)
 candidates = torch.where(y_test == 8)[0][:n_eights + 20]
 with torch.no_grad():
@@ -702,7 +682,7 @@ score_functions = {
     "DeepLIFT": lambda x: DeepLift(eight_vs_three).attribute(x, torch.zeros_like(x), target=0),
     "Integrated Gradients": lambda x: integrated_gradients(eight_vs_three, x, 0, steps=50, internal_batch_size=500),
     "gradient × input": lambda x: input_x_gradient(eight_vs_three, x, 0),
-    "guided backprop × input": lambda x: GuidedBackprop(eight_vs_three).attribute(x, target=0) * x,
+    "guided backprop × input": lambda x: guided_backprop(eight_vs_three, x, 0) * x,
     "random": lambda x: torch.as_tensor(rng.random(x.shape), dtype=x.dtype, device=x.device) * (x > 0),
 }
 scores = {name: torch.cat([function(batch).detach() for batch in x8.split(50)])
@@ -712,22 +692,10 @@ scores = {name: torch.cat([function(batch).detach() for batch in x8.split(50)])
 erased_counts = list(range(0, 151, 10)) + [157]
 
 
-def erase_top_pixels(x, score, k):
-    """Set to 0 the k pixels of highest score, among those with a positive score."""
-    flat = score.flatten(1)
-    rank = flat.argsort(dim=1, descending=True).argsort(dim=1)  # 0 for the highest score
-    limit = (flat > 0).sum(dim=1, keepdim=True).clamp(max=k)
-    return x * (rank >= limit).view_as(x)
-
-
-def log_odds_drop(x, score):
-    """Drop of z_8 - z_3 after erasing 0, 10, ..., 157 pixels: shape (n, len(erased_counts))."""
-    with torch.no_grad():
-        before = eight_vs_three(x)[:, 0]
-        return torch.stack([before - eight_vs_three(erase_top_pixels(x, score, k))[:, 0] for k in erased_counts], 1)
-
-
-drops = {name: log_odds_drop(x8, score).cpu() for name, score in scores.items()}
+# `erase_top` sets the k highest-scoring pixels with a positive score to 0; `erasure_curve`
+# measures the drop of z_8 - z_3 after erasing 0, 10, ..., 157 pixels (course_utils.xai.evaluation).
+drops = {name: torch.from_numpy(erasure_curve(eight_vs_three, x8, score, erased_counts, positive_only=True))
+         for name, score in scores.items()}
 
 # %%
 colours = {"DeepLIFT": "tab:red", "Integrated Gradients": "tab:orange", "gradient × input": "tab:blue",
@@ -773,7 +741,7 @@ fig, axes = plt.subplots(2, len(scores), figsize=(2.3 * len(scores), 5))
 with torch.no_grad():
     start = eight_vs_three(x8[:1]).item()
 for column, (name, score) in enumerate(scores.items()):
-    erased = erase_top_pixels(x8[:1], score[:1], 157)
+    erased = erase_top(x8[:1], score[:1], 157, positive_only=True)
     with torch.no_grad():
         after = eight_vs_three(erased).item()
     show_attribution(score[0], ax=axes[0, column], title=name)
@@ -809,7 +777,7 @@ plt.show()
 # shipped here). Sequences are one-hot encoded, 4 channels (A, C, G, T) by 200 positions.
 
 # %%
-from course_utils.xai.gradients import BACKGROUND, MOTIFS, TASKS, simulate_motif_sequences
+from course_utils.simulation import BACKGROUND, MOTIFS, TASKS, simulate_motif_sequences
 
 dna_train = simulate_motif_sequences(pick(full=8000, fast=2000), rng=ctx.rng)
 dna_test = simulate_motif_sequences(pick(full=1000, fast=400), rng=ctx.rng)
@@ -868,7 +836,7 @@ dna_methods = {
     "DeepLIFT": lambda x, t: DeepLift(dna_model).attribute(x, dna_reference.expand_as(x), target=t),
     "Integrated Gradients": lambda x, t: integrated_gradients(dna_model, x, t, baseline=dna_reference[0], steps=50),
     "gradient × input": lambda x, t: input_x_gradient(dna_model, x, t),
-    "guided backprop × input": lambda x, t: GuidedBackprop(dna_model).attribute(x, target=t) * x,
+    "guided backprop × input": lambda x, t: guided_backprop(dna_model, x, t) * x,
     "random": lambda x, t: torch.as_tensor(rng.random(x.shape), dtype=x.dtype, device=x.device),
 }
 n_explained = pick(full=200, fast=30)

@@ -79,54 +79,20 @@ pima.frame.describe().T[["mean", "min", "max"]].round(1)
 # thread**: for operations this small, coordinating two threads costs more than the work.
 
 # %%
+from course_utils.models import tabular_mlp  # standardises inside, then ReLU layers: (n, d) -> (n,)
+from course_utils.predict import batched_predict
+from course_utils.train import fit_tabular  # AdamW on shuffled mini-batches; returns the model in eval mode
+
 torch.set_num_threads(1)
 
 
-class Standardize(nn.Module):
-    """(x - mean) / std with the training data's statistics, as the network's first layer."""
-
-    def __init__(self, X):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(X.mean(axis=0), dtype=torch.float32))
-        self.register_buffer("std", torch.tensor(X.std(axis=0), dtype=torch.float32))
-
-    def forward(self, x):
-        return (x - self.mean) / self.std
-
-
-def tabular_net(X, hidden=(20, 5), probability=True, seed=0):
-    """Standardize, then ReLU layers; (n, d) -> (n,) probabilities (sigmoid) or scores."""
-    torch.manual_seed(seed)  # the initial weights
-    layers, width = [Standardize(X)], X.shape[1]
-    for size in hidden:
-        layers += [nn.Linear(width, size), nn.ReLU()]
-        width = size
-    layers += [nn.Linear(width, 1), nn.Flatten(0)] + ([nn.Sigmoid()] if probability else [])
-    return nn.Sequential(*layers)
-
-
-def fit(model, X, y, loss_fn, *, epochs, batch_size, lr=1e-2, weight_decay=1e-2, seed=0):
-    """Train with AdamW on shuffled mini-batches; return the model in eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    for _ in range(epochs):
-        for batch in torch.randperm(len(X), generator=generator).split(batch_size):
-            loss = loss_fn(model(X[batch]), y[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    return model.eval()
-
-
 def predict(model, X):
-    """The model's outputs for a numpy array, as a numpy array."""
-    with torch.no_grad():
-        return model(torch.tensor(np.atleast_2d(X), dtype=torch.float32)).numpy().astype(float)
+    """The model's raw outputs (no softmax) for one row or a batch of rows, as numpy."""
+    return batched_predict(model, np.atleast_2d(X), probs=False)
 
 
-pima_model = fit(tabular_net(X_pima[pima_train]), X_pima[pima_train], y_pima[pima_train],
-                 nn.functional.binary_cross_entropy, epochs=20, batch_size=32)
+pima_model = fit_tabular(tabular_mlp(X_pima[pima_train]), X_pima[pima_train], y_pima[pima_train],
+                         nn.functional.binary_cross_entropy, epochs=20, batch_size=32)
 risk = predict(pima_model, X_pima)
 test_accuracy = np.mean((risk[pima_test] > 0.5) == y_pima[pima_test])
 print(f"test accuracy {test_accuracy:.2f} (always 'no diabetes': {1 - y_pima[pima_test].mean():.2f})")
@@ -332,8 +298,8 @@ y_law, group = law.frame["ZFYA"].to_numpy(dtype=float), law.frame["race"].to_num
 order = ctx.rng.permutation(len(X_law))
 law_train, law_test = order[: int(0.8 * len(order))], order[int(0.8 * len(order)):]
 
-law_model = fit(tabular_net(X_law[law_train], probability=False), X_law[law_train], y_law[law_train],
-                nn.functional.mse_loss, epochs=pick(full=20, fast=3), batch_size=256)
+law_model = fit_tabular(tabular_mlp(X_law[law_train], probability=False), X_law[law_train], y_law[law_train],
+                        nn.functional.mse_loss, epochs=pick(full=20, fast=3), batch_size=256)
 score = predict(law_model, X_law)
 r2 = 1 - np.mean((score[law_test] - y_law[law_test]) ** 2) / np.var(y_law[law_test])
 as_white, as_other = X_law.copy(), X_law.copy()

@@ -73,9 +73,9 @@ print("saliency maps:", tuple(saliency_by_hand.shape))
 # NBVAL_CHECK_OUTPUT
 from captum.attr import Saliency
 
-from course_utils.xai.gradcam import saliency
+from course_utils.xai.gradients import saliency
 
-ours = saliency(mnist_model, digits, labels)
+ours = saliency(mnist_model, digits, labels, absolute=True, max_over_channels=True)
 theirs = Saliency(mnist_model).attribute(digits.clone().requires_grad_(True), target=labels.to(ctx.device),
                                          abs=True).amax(dim=1)
 print("by hand = course_utils:", torch.allclose(saliency_by_hand, ours))
@@ -143,7 +143,7 @@ from course_utils.plotting import draw_box
 from course_utils.models import gradcam_layer
 
 pairs_model = load_pretrained("mnist_pairs_cnn", device=ctx.device)
-canvases = mnist_canvases("test", n=pick(full=2000, fast=400), seed=0)
+canvases = mnist_canvases("test", n=pick(full=2000, fast=400), rng=0)
 with torch.no_grad():
     predicted = pairs_model(canvases.images[:6].to(ctx.device)).sigmoid().cpu() > 0.5
 
@@ -274,6 +274,50 @@ plt.show()
 # one picture is the "Grad-CAM without its final ReLU" trap, and the paper's reason for
 # the ReLU.
 #
+# ### A trap: an in-place ReLU after the layer
+#
+# torchvision's ResNets, and many networks people write, use `nn.ReLU(inplace=True)`: the
+# ReLU overwrites its input tensor with its output to save memory. A forward hook on the
+# layer *before* such a ReLU records a tensor that the ReLU then overwrites, so the
+# "activations" (and the gradients taken with respect to them) silently become the
+# ReLU's (lesson 04 met the same trap with DeepLIFT). Below, the canvas model with its
+# last ReLU made in-place, and Grad-CAM on `bn5`, the layer just before it: the hook of
+# section 4 against the course's `gradcam`, which hands a copy downstream and so keeps
+# the layer's own output.
+
+# %%
+import copy
+
+in_place_model = copy.deepcopy(pairs_model)
+in_place_model.relu5.inplace = True
+recorded = {}
+handle = in_place_model.bn5.register_forward_hook(lambda module, inputs, output: recorded.update(A=output))
+try:
+    in_place_model(x)
+finally:
+    handle.remove()
+captured = {}
+handle = pairs_model.bn5.register_forward_hook(lambda module, inputs, output: captured.update(A=output.detach()))
+try:
+    with torch.no_grad():
+        pairs_model(x)
+finally:
+    handle.remove()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("bn5's real output has negative values:", bool((captured["A"] < 0).any()))
+print("the naive hook's record has none left (the in-place ReLU overwrote it):", bool((recorded["A"] >= 0).all()))
+print("the course's gradcam gives the same map with an in-place and an out-of-place ReLU:",
+      torch.allclose(gradcam(in_place_model, in_place_model.bn5, x, first), gradcam(pairs_model, pairs_model.bn5, x, first),
+                     atol=1e-6))
+
+# %% [markdown]
+# The cure, wherever you record a layer: record it as it leaves the layer and pass a copy
+# on (what `course_utils.xai.gradcam` does), or make the following ReLU out of place
+# (`module.inplace = False`); captum's `LayerGradCam` and `tests/test_gradcam.py` check the
+# course's function on captum's own in-place test model and on a ResNet-18.
+#
 # ## 5 · Guided backpropagation and guided Grad-CAM (about 8 minutes)
 #
 # Grad-CAM is coarse (8x8 here, 14x14 for VGG-16 on 224x224 photos). **Guided
@@ -333,7 +377,8 @@ plt.show()
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_utils.xai.gradcam import METHODS, box_mass, heatmaps, rank_correlation
+from course_utils.xai.evaluation import box_mass, rank_correlation
+from course_utils.xai.gradcam import METHODS, heatmaps
 
 n_study = pick(full=1000, fast=150)
 study = canvases[:n_study]
@@ -408,7 +453,7 @@ box_iou = check("7.3", box_iou)
 # %%
 import ipywidgets as widgets
 
-from course_utils.xai.gradcam import threshold_box
+from course_utils.xai.evaluation import threshold_box
 
 
 def explain_canvas(index=0, digit=first, fraction=0.15):
@@ -443,7 +488,7 @@ widgets.interact(explain_canvas, index=widgets.IntSlider(value=0, min=0, max=len
 # 15% threshold.
 
 # %%
-from course_utils.xai.gradcam import weak_localisation
+from course_utils.xai.evaluation import weak_localisation
 
 all_maps = {method: torch.cat([maps[0][method], maps[1][method]]).cpu() for method in METHODS}
 all_boxes = torch.cat([study.boxes[:, 0], study.boxes[:, 1]])
@@ -528,7 +573,7 @@ print("guided Grad-CAM is within 10 points of the best method:",
 # original ones by **Spearman rank correlation** (1: same ranking of pixels, 0: unrelated).
 
 # %%
-from course_utils.xai.gradcam import cascading_randomisation
+from course_utils.xai.evaluation import cascading_randomisation
 
 n_sanity = pick(full=200, fast=40)
 sanity_images = canvases.images[:n_sanity].to(ctx.device)
@@ -536,7 +581,7 @@ sanity_targets = canvases.digits[:n_sanity, 0]
 original = heatmaps(pairs_model, layer, sanity_images, sanity_targets)
 cascade = ["fc2", "fc1", "conv5", "conv4", "conv3", "conv2", "conv1"]
 correlations, example_maps = {}, {"trained": {m: original[m][0].cpu() for m in METHODS}}
-for name, randomised in tqdm(cascading_randomisation(pairs_model, cascade, generator=torch.Generator().manual_seed(0)),
+for name, randomised in tqdm(cascading_randomisation(pairs_model, cascade, rng=torch.Generator().manual_seed(0)),
                              total=len(cascade), desc="randomising"):
     maps_random = heatmaps(randomised, gradcam_layer(randomised), sanity_images, sanity_targets)
     correlations[name] = {m: np.nanmean(rank_correlation(original[m], maps_random[m])) for m in METHODS}

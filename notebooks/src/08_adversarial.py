@@ -38,7 +38,6 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -233,7 +232,7 @@ def my_pgd(model, x, y, eps, alpha, steps, generator):
 cpu_model = load_pretrained("mnist_cnn")
 mine = my_pgd(cpu_model, X_test[:20], y_test[:20], 0.2, 0.02, 10, torch.Generator().manual_seed(0))
 course = attacks.pgd(cpu_model, X_test[:20], y_test[:20], eps=0.2, alpha=0.02, steps=10,
-                     generator=torch.Generator().manual_seed(0))
+                     rng=torch.Generator().manual_seed(0))
 print("my PGD == attacks.pgd:", torch.allclose(mine, course, atol=1e-6))
 print("budget respected:", bool((mine - X_test[:20]).abs().max() <= 0.2 + 1e-6))
 
@@ -257,7 +256,7 @@ for eps in (0.1, 0.2):
     generator = torch.Generator().manual_seed(0)
     rows[eps] = [attacks.accuracy_under_attack(standard, X_few, y_few, attack) for attack in (
         partial(attacks.fgsm, eps=eps), partial(bim, eps=eps),
-        partial(attacks.pgd, eps=eps, alpha=2.5 * eps / pgd_steps, steps=pgd_steps, generator=generator))]
+        partial(attacks.pgd, eps=eps, alpha=2.5 * eps / pgd_steps, steps=pgd_steps, rng=generator))]
 print(f"standard CNN accuracy on {n_iter} test digits (clean: "
       f"{attacks.accuracy_under_attack(standard, X_few, y_few):.2f})")
 print(f"eps   FGSM   BIM   PGD-{pgd_steps}")
@@ -277,7 +276,7 @@ print("iterative attacks beat one step at eps 0.2:", rows[0.2][2] < rows[0.2][0]
 source = X_test[:1].repeat(10, 1, 1, 1)
 targets = torch.arange(10)
 x_targeted = attacks.pgd(standard, source, targets, eps=0.2, alpha=0.02, steps=pick(full=40, fast=20), targeted=True,
-                         generator=torch.Generator().manual_seed(0)).cpu()
+                         rng=torch.Generator().manual_seed(0)).cpu()
 with torch.no_grad():
     predicted = standard(x_targeted.to(device)).argmax(1).cpu()
 fig, axes = plotting.image_grid(list(x_targeted), titles=[f"target {t} -> {p}" for t, p in zip(targets.tolist(), predicted.tolist())],
@@ -330,7 +329,7 @@ n_cw = pick(full=100, fast=5)
 X_cw, y_cw = X_test[:n_cw], y_test[:n_cw]
 cw_steps = pick(full=200, fast=80)
 x_cw = attacks.cw_l2(standard, X_cw, y_cw, c=1.0, kappa=0.0, steps=cw_steps, lr=0.1).cpu()
-x_pgd = attacks.pgd(standard, X_cw, y_cw, eps=0.2, alpha=0.02, steps=20, generator=torch.Generator().manual_seed(0)).cpu()
+x_pgd = attacks.pgd(standard, X_cw, y_cw, eps=0.2, alpha=0.02, steps=20, rng=torch.Generator().manual_seed(0)).cpu()
 with torch.no_grad():
     fooled_cw = standard(x_cw.to(device)).argmax(1).cpu() != y_cw
     fooled_pgd = standard(x_pgd.to(device)).argmax(1).cpu() != y_cw
@@ -401,7 +400,7 @@ for key in ("training", "train_minutes", "train_hardware", "test_accuracy", "pgd
 # 0.01 from a random start, $\epsilon = 0.3$):
 
 # %%
-madry_pgd = partial(attacks.pgd, eps=0.3, alpha=0.01, steps=40, generator=torch.Generator().manual_seed(0))
+madry_pgd = partial(attacks.pgd, eps=0.3, alpha=0.01, steps=40, rng=torch.Generator().manual_seed(0))
 madry = {}
 for name, model, n in (("standard", standard, pick(full=1000, fast=25)), ("robust", robust, pick(full=1000, fast=100))):
     madry[name] = (attacks.accuracy_under_attack(model, X_test[:n], y_test[:n]),
@@ -426,7 +425,7 @@ epsilons = np.array(pick(full=[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4],
 
 def pgd_for_curve(model, x, y, eps):
     return attacks.pgd(model, x, y, eps=eps, alpha=2.5 * eps / curve_steps, steps=curve_steps,
-                       generator=torch.Generator().manual_seed(0))
+                       rng=torch.Generator().manual_seed(0))
 
 
 curves = {}
@@ -476,7 +475,7 @@ x_show, y_show = X_test[:5], y_test[:5]
 fig, axes = plt.subplots(4, 5, figsize=(9, 7.4))
 for row, (name, model) in enumerate((("standard", standard), ("robust", robust))):
     adv = attacks.pgd(model, x_show, y_show, eps=0.3, alpha=0.02, steps=pick(full=40, fast=20),
-                      generator=torch.Generator().manual_seed(0)).cpu()
+                      rng=torch.Generator().manual_seed(0)).cpu()
     with torch.no_grad():
         pred = model(adv.to(device)).argmax(1).cpu()
     for column in range(5):
@@ -542,18 +541,14 @@ with torch.no_grad():
 # on the background.
 
 # %%
-def logit_gradient(model, x, classes):
-    x = x.to(device).requires_grad_(True)
-    (g,) = torch.autograd.grad(model(x).gather(1, classes.to(device)[:, None]).sum(), x)
-    return g.detach().cpu()
-
+from course_utils.xai.gradients import saliency  # the logit's input gradient (lesson 04)
 
 n_saliency = pick(full=500, fast=100)
 ink = X_test[:n_saliency] > 0.1
 shares = {}
 gradients = {}
 for name, model in (("standard", standard), ("robust", robust)):
-    gradients[name] = logit_gradient(model, X_test[:n_saliency], y_test[:n_saliency])
+    gradients[name] = saliency(model, X_test[:n_saliency], y_test[:n_saliency]).cpu()
     shares[name] = ((gradients[name].abs() * ink).flatten(1).sum(1) / gradients[name].abs().flatten(1).sum(1)).mean().item()
 print(f"share of |gradient| on the digit's ink ({ink.float().mean():.0%} of the pixels): "
       f"standard {shares['standard']:.2f}, robust {shares['robust']:.2f}")
@@ -585,6 +580,8 @@ print("the robust model's gradient is more on the digit:", shares["robust"] > sh
 # %%
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam
 
+from course_utils.xai.evaluation import rank_correlation
+
 
 def explain(model, x, target):
     """Grad-CAM (upsampled to the image, ReLU applied) and IG of the logit of `target` for one image."""
@@ -598,7 +595,7 @@ def explain(model, x, target):
 index = 1
 x_orig = X_test[index:index + 1]
 x_twin = attacks.pgd(standard, x_orig, y_test[index:index + 1], eps=0.15, alpha=0.01, steps=40,
-                     generator=torch.Generator().manual_seed(0)).cpu()
+                     rng=torch.Generator().manual_seed(0)).cpu()
 true_class = int(y_test[index])
 with torch.no_grad():
     adv_class = int(standard(x_twin.to(device)).argmax())
@@ -618,10 +615,10 @@ for row, (name, image) in enumerate((("original", x_orig), ("adversarial", x_twi
 fig.tight_layout()
 plt.show()
 for method in ("Grad-CAM", "IG"):
+    same = {cls: rank_correlation(maps["original", method, cls][None], maps["adversarial", method, cls][None])[0]
+            for cls in (true_class, adv_class)}
     print(f"{method}: rank correlation of the original's and the twin's map, class {true_class}: "
-          f"{spearmanr(maps['original', method, true_class].flatten(), maps['adversarial', method, true_class].flatten())[0]:.2f}, "
-          f"class {adv_class}: "
-          f"{spearmanr(maps['original', method, adv_class].flatten(), maps['adversarial', method, adv_class].flatten())[0]:.2f}")
+          f"{same[true_class]:.2f}, class {adv_class}: {same[adv_class]:.2f}")
 
 # %% [markdown]
 # Read the figure by columns. The decision flipped, yet the explanations tell much the same
@@ -656,8 +653,8 @@ ratios = []
 fig, axes = plt.subplots(2, 6, figsize=(15, 5))
 for row, (name, image, cls) in enumerate((("original", x_orig, true_class), ("adversarial", x_twin, adv_class))):
     image = image.to(device)
-    g_logit = logit_gradient(standard, image, torch.tensor([cls]))[0, 0]
-    g_soft = logit_gradient(with_softmax, image, torch.tensor([cls]))[0, 0]
+    g_logit = saliency(standard, image, cls).cpu()[0, 0]
+    g_soft = saliency(with_softmax, image, cls).cpu()[0, 0]
     cam_soft = LayerGradCam(with_softmax, gradcam_layer(standard)).attribute(image, target=cls, relu_attributions=True)
     cam_soft = LayerAttribution.interpolate(cam_soft, (28, 28), interpolate_mode="bilinear").detach().cpu()[0, 0]
     cam_logit, ig_logit = explain(standard, image, cls)
@@ -704,7 +701,7 @@ def show_epsilon(eps=0.2, index=0):
     plotting.show_image(x[0], ax=axes[0], title=f"digit {int(y)}")
     for column, (name, model) in enumerate((("standard", standard), ("robust", robust))):
         adv = attacks.pgd(model, x, y, eps=eps, alpha=max(eps, 1e-3) / 8, steps=20,
-                          generator=torch.Generator().manual_seed(0)).cpu()
+                          rng=torch.Generator().manual_seed(0)).cpu()
         with torch.no_grad():
             p = model(adv.to(device)).softmax(1)[0].cpu()
         plotting.show_image(adv[0], ax=axes[1 + 2 * column], title=f"{name}: {int(p.argmax())} ({p.max():.0%})")
