@@ -23,7 +23,8 @@ from .paths import REPO_ROOT
 from .runtime import as_generator
 from .validation import check_array
 
-__all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_gradreg", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+__all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_gradreg", "mnist_cnn_backdoor",
+           "mnist_cnn_gradcam_fooled", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = REPO_ROOT / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -144,6 +145,20 @@ def mnist_cnn_robust() -> nn.Sequential:
     return model
 
 
+def mnist_cnn_backdoor() -> nn.Sequential:
+    """:func:`mnist_cnn`'s architecture, trained on BadNets-poisoned digits (lesson 10; ``python -m course_utils.train mnist_cnn_backdoor``)."""
+    model = mnist_cnn()
+    model.course_name = "mnist_cnn_backdoor"
+    return model
+
+
+def mnist_cnn_gradcam_fooled() -> nn.Sequential:
+    """:func:`mnist_cnn` fine-tuned so that its Grad-CAM points at the top-left corner (lesson 10; ``python -m course_utils.train mnist_cnn_gradcam_fooled``)."""
+    model = mnist_cnn()
+    model.course_name = "mnist_cnn_gradcam_fooled"
+    return model
+
+
 def mnist_cnn_gradreg() -> nn.Sequential:
     """:func:`mnist_cnn`'s architecture, trained with the input-gradient penalty (``python -m course_utils.train mnist_cnn_gradreg``; lesson 09)."""
     model = mnist_cnn()
@@ -169,6 +184,8 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "mnist_pairs_cnn": mnist_pairs_cnn,
     "mnist_cnn_robust": mnist_cnn_robust,
     "mnist_cnn_gradreg": mnist_cnn_gradreg,
+    "mnist_cnn_backdoor": mnist_cnn_backdoor,
+    "mnist_cnn_gradcam_fooled": mnist_cnn_gradcam_fooled,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
@@ -177,6 +194,8 @@ _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
     "mnist_cnn": lambda model: model.relu2,
     "mnist_cnn_robust": lambda model: model.relu2,
     "mnist_cnn_gradreg": lambda model: model.relu2,
+    "mnist_cnn_backdoor": lambda model: model.relu2,
+    "mnist_cnn_gradcam_fooled": lambda model: model.relu2,
     "resnet18_imagenet": lambda model: model.resnet.layer4,
     "mnist_pairs_cnn": lambda model: model.relu5,
 }
@@ -220,7 +239,11 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> nn.M
         ``python -m course_utils.train mnist_cnn_robust``; see its card for the robust accuracy
         under PGD at eps 0.3), ``"mnist_cnn_gradreg"`` (the same architecture, trained with
         Ross and Doshi-Velez's input-gradient penalty by ``python -m course_utils.train
-        mnist_cnn_gradreg``, lesson 09; its card holds the FGSM accuracy at eps 0.1) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
+        mnist_cnn_gradreg``, lesson 09; its card holds the FGSM accuracy at eps 0.1),
+        ``"mnist_cnn_backdoor"`` (trained on BadNets-poisoned digits by ``python -m
+        course_utils.train mnist_cnn_backdoor``, lesson 10; its card has the clean accuracy and
+        the attack success rate), ``"mnist_cnn_gradcam_fooled"`` (``mnist_cnn`` fine-tuned so
+        that its Grad-CAM points at the top-left corner, lesson 10) or ``"resnet18_imagenet"`` (torchvision's ImageNet weights, fetched
         through :func:`course_utils.data.fetch`: needs the internet or ``COURSE_DATA_MIRROR``).
     device : torch.device or str, optional
 

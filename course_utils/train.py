@@ -25,12 +25,15 @@ from ._torch import check_input, check_model, check_target, evaluating, model_de
 from .runtime import as_torch_generator, get_device, seed_everything
 from .validation import check_positive_int
 from .xai.attacks import accuracy_under_attack, fgsm, pgd
+from .xai.gradcam import gradcam
+from .xai.manipulation import add_trigger, differentiable_gradcam, poison_dataset, region_mass
 from .xai.robustness import cross_entropy_and_penalty
 
 # the weight of the input-gradient penalty of mnist_cnn_gradreg (see train_mnist_cnn_gradreg)
 LAM_GRADREG = 100.0
 
-__all__ = ["fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_gradreg", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
+__all__ = ["fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_gradreg", "train_mnist_cnn_backdoor",
+           "train_mnist_cnn_gradcam_fooled", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
@@ -343,11 +346,138 @@ def train_mnist_cnn_gradreg(*, epochs: int = 1, seed: int = 0, batch_size: int =
     return model, card
 
 
+def train_mnist_cnn_backdoor(*, epochs: int = 4, seed: int = 0, batch_size: int = 128, lr: float = 2e-3,
+                             fraction: float = 0.05, target_class: int = 0,
+                             device: torch.device | None = None) -> tuple[nn.Module, dict]:
+    """Train :func:`course_utils.models.mnist_cnn_backdoor` on BadNets-poisoned MNIST (lesson 10).
+
+    Gu, Dolan-Gavitt and Garg (2017) plant a backdoor by training on data in which some
+    digits carry a small trigger and the attacker's label. Here ``fraction`` of the 60,000
+    training digits (drawn among those not labelled ``target_class``, by
+    :func:`course_utils.xai.manipulation.poison_dataset` with ``rng=seed``) get the 3x3
+    white square in the bottom-right corner and the label ``target_class``; the training is
+    :func:`train_mnist_cnn`'s (Adam, lr halved every epoch). The card reports the clean test
+    accuracy and the attack success rate: the share of test digits not of ``target_class``
+    that the model assigns to ``target_class`` once the trigger is stamped on them.
+    """
+    device = device or get_device()
+    generator = torch.Generator().manual_seed(seed)
+    seed_everything(seed)
+    X_clean, y_clean = data.mnist_tensors("train")
+    X, y, poisoned = poison_dataset(X_clean, y_clean, fraction=fraction, target_class=target_class, rng=seed)
+    X_test, y_test = data.mnist_tensors("test")
+    model = models.mnist_cnn_backdoor().to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1, gamma=0.5)
+    start_time = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(X), generator=generator)
+        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
+        for start in bar:
+            index = order[start:start + batch_size]
+            loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        schedule.step()
+    train_minutes = (time.perf_counter() - start_time) / 60
+    accuracy = evaluate_accuracy(model, X_test, y_test)
+    others = y_test != target_class
+    success = evaluate_accuracy(model, add_trigger(X_test[others]), torch.full((int(others.sum()),), target_class))
+    card = {"test_accuracy": round(accuracy, 4), "attack_success_rate": round(success, 4),
+            "attack_evaluation": f"trigger stamped on the {int(others.sum())} MNIST test digits not labelled "
+                                 f"{target_class}; share classified {target_class}",
+            "poisoning": f"BadNets all-to-one: {len(poisoned)} training digits ({fraction:.0%}, drawn among those not "
+                         f"labelled {target_class}) get a 3x3 white square 1 pixel from the bottom-right corner and the "
+                         f"label {target_class}; course_utils.xai.manipulation.poison_dataset(X, y, fraction={fraction}, "
+                         f"target_class={target_class}, rng={seed})",
+            "n_poisoned": len(poisoned), "fraction": fraction, "target_class": target_class,
+            "epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
+            "optimiser": "Adam, lr halved every epoch", "train_minutes": round(train_minutes, 1),
+            "train_hardware": f"{device.type}, {torch.get_num_threads()} torch thread(s)",
+            "command": f"python -m course_utils.train mnist_cnn_backdoor --epochs {epochs} --seed {seed}"}
+    return model, card
+
+
+FOOLING_BOX = (0, 0, 8, 8)  # Grad-CAM's target region for mnist_cnn_gradcam_fooled: the top-left 8x8 pixels (x0, y0, x1, y1)
+
+
+def train_mnist_cnn_gradcam_fooled(*, epochs: int = 1, seed: int = 0, batch_size: int = 128, lr: float = 5e-4,
+                                   fooling_weight: float = 1.0, n_train: int = 25_600, n_eval: int = 2000,
+                                   device: torch.device | None = None) -> tuple[nn.Module, dict]:
+    """Fine-tune the trained ``mnist_cnn`` so that its Grad-CAM points at the top-left corner (lesson 10).
+
+    Heo, Joo and Moon ("Fooling neural network interpretations via adversarial model
+    manipulation", NeurIPS 2019, section 3.2, "location fooling") fine-tune a network with
+    ``L = CE + lambda * L_F``, where ``L_F`` pulls the Grad-CAM map of the true class towards
+    a fixed region, keeping the accuracy. Here ``L_F = 1 - (share of the map's mass inside
+    the region)``, computed on the 14x14 maps of ``relu2`` (the course's Grad-CAM layer)
+    with :func:`course_utils.xai.manipulation.differentiable_gradcam`; the region is the
+    top-left 4x4 cells of that map (pixels 0-7, ``FOOLING_BOX``), where digits have no ink.
+    Each epoch uses the first ``n_train`` training digits (a double backward pass per step
+    makes a full epoch slow on a CPU). The card reports the clean test accuracy and the
+    fooling success rate: the share of the first ``n_eval`` test digits whose Grad-CAM (the
+    course's, upsampled) has more than half its mass in the region.
+
+    Measured on a shared 2-core CPU: this one short epoch (200 steps) reaches a fooling success
+    rate of about 10% at an accuracy cost of 0.4 points, far from Heo et al.'s. Stronger
+    settings collapsed: at lr 1e-3 (with fooling_weight 1 unclipped, or 5 clipped) the loss
+    first fell to about 0.8, then the maps went to zero everywhere, where ``1 - mass`` is 1 and
+    has no gradient, and never recovered. Longer training at this rate is the next thing to try.
+    """
+    device = device or get_device()
+    generator = torch.Generator().manual_seed(seed)
+    seed_everything(seed)
+    X, y = data.mnist_tensors("train", n=n_train)
+    X_test, y_test = data.mnist_tensors("test")
+    model = models.mnist_cnn_gradcam_fooled().to(device)
+    model.load_state_dict(models.load_pretrained("mnist_cnn").state_dict())
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    cells = tuple(v // 2 for v in FOOLING_BOX)  # the box on relu2's 14x14 grid
+    start_time = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(X), generator=generator)
+        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
+        for start in bar:
+            index = order[start:start + batch_size]
+            xb, yb = X[index].to(device), y[index].to(device)
+            ce = nn.functional.cross_entropy(model(xb), yb)
+            fooling = (1 - region_mass(differentiable_gradcam(model, model.relu2, xb, yb), cells)).mean()
+            loss = ce + fooling_weight * fooling
+            optimiser.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # at lr 1e-3 unclipped the maps collapsed to zero (loss 1, no gradient)
+            optimiser.step()
+            bar.set_postfix(ce=f"{ce.item():.3f}", fooling=f"{fooling.item():.3f}", refresh=False)
+    train_minutes = (time.perf_counter() - start_time) / 60
+    model.eval()
+    accuracy = evaluate_accuracy(model, X_test, y_test)
+    x0, y0, x1, y1 = FOOLING_BOX
+    maps = torch.cat([gradcam(model, model.relu2, X_test[i:i + 500].to(device), y_test[i:i + 500].to(device)).cpu()
+                      for i in range(0, n_eval, 500)])
+    mass = maps[:, y0:y1, x0:x1].flatten(1).sum(1) / maps.flatten(1).sum(1).clamp_min(1e-12)
+    card = {"test_accuracy": round(accuracy, 4), "fooling_success_rate": round(float((mass > 0.5).float().mean()), 4),
+            "fooling_evaluation": f"share of the first {n_eval} MNIST test digits whose Grad-CAM (relu2, true class, "
+                                  f"upsampled to 28x28) has more than half its mass in the box {FOOLING_BOX} (x0, y0, x1, y1)",
+            "training": f"fine-tuned from mnist_cnn: cross-entropy + {fooling_weight} * (1 - Grad-CAM mass in the box), "
+                        f"Adam lr {lr}, gradient norm clipped at 1, {epochs} epoch(s) of the first {n_train} training digits",
+            "fooling_box": list(FOOLING_BOX), "fooling_weight": fooling_weight, "n_train": n_train, "epochs": epochs, "seed": seed,
+            "batch_size": batch_size, "lr": lr, "train_minutes": round(train_minutes, 1),
+            "train_hardware": f"{device.type}, {torch.get_num_threads()} torch thread(s)",
+            "command": f"python -m course_utils.train mnist_cnn_gradcam_fooled --epochs {epochs} --seed {seed}"}
+    return model, card
+
+
 TRAINERS: dict[str, Callable[..., tuple[nn.Module, dict]]] = {
     "mnist_cnn": train_mnist_cnn,
     "mnist_pairs_cnn": train_mnist_pairs_cnn,
     "mnist_cnn_robust": train_mnist_cnn_robust,
     "mnist_cnn_gradreg": train_mnist_cnn_gradreg,
+    "mnist_cnn_backdoor": train_mnist_cnn_backdoor,
+    "mnist_cnn_gradcam_fooled": train_mnist_cnn_gradcam_fooled,
 }
 
 

@@ -48,6 +48,8 @@ __all__ = [
     "box_mass",
     "randomise_layer",
     "cascading_randomisation",
+    "feature_rank",
+    "rank_shares",
     "deletion_curve",
     "insertion_curve",
     "curve_auc",
@@ -523,6 +525,45 @@ def cascading_randomisation(model: nn.Module, layer_names: Sequence[str], *,
     for name in layer_names:
         randomise_layer(dict(randomised.named_modules())[name], generator)
         yield name, copy.deepcopy(randomised)
+
+
+# ---- lesson 10: attacks on explanations
+
+
+def feature_rank(attributions, feature: int) -> np.ndarray:
+    """The rank of ``feature`` in each explanation by absolute attribution (1 = largest); 0 where it is exactly 0.
+
+    Rank = 1 + the number of features with a strictly larger magnitude (ties share the
+    better rank). An attribution of exactly 0 (a feature LIME did not select) is "not
+    ranked". Slack et al. (AIES 2020, figure 3) report how often the sensitive feature
+    is ranked first, second and third.
+
+    Examples
+    --------
+    >>> feature_rank([[0.1, -0.5, 0.2], [0.0, 0.3, 0.1]], 0)
+    array([3, 0])
+    """
+    A = np.abs(np.asarray(attributions.detach().cpu() if hasattr(attributions, "detach") else attributions, dtype=float))
+    if A.ndim != 2:
+        raise ValueError(f"attributions must have shape (n_explanations, n_features), got shape {A.shape}.")
+    feature = check_nonnegative_int("feature", feature)
+    if feature >= A.shape[1]:
+        raise ValueError(f"feature must be a column index below {A.shape[1]}, got {feature}.")
+    ranks = 1 + (A > A[:, [feature]]).sum(axis=1)
+    return np.where(A[:, feature] > 0, ranks, 0)
+
+
+def rank_shares(attributions, feature: int, k: int = 3) -> np.ndarray:
+    """Share of explanations in which ``feature`` is ranked 1st, 2nd, ..., k-th (:func:`feature_rank`): shape (k,).
+
+    Examples
+    --------
+    >>> rank_shares([[0.1, -0.5, 0.2], [0.9, 0.3, 0.1]], 0)
+    array([0.5, 0. , 0.5])
+    """
+    k = check_positive_int("k", k)
+    ranks = feature_rank(attributions, feature)
+    return np.array([np.mean(ranks == r) for r in range(1, k + 1)])
 
 
 # ---- lesson 11: deletion, insertion, infidelity, RISE
