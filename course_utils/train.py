@@ -36,6 +36,17 @@ __all__ = ["fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mni
            "train_mnist_cnn_gradcam_fooled", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
 
+def _shuffled_batches(n: int, batch_size: int, generator: torch.Generator, desc: str):
+    """One epoch's mini-batches: ``(progress bar, indices)`` over one permutation of ``n`` drawn from ``generator``.
+
+    The epoch loop the course's image trainers share (the pairs trainer draws fresh canvases instead).
+    """
+    order = torch.randperm(n, generator=generator)
+    bar = tqdm(range(0, n, batch_size), desc=desc)
+    for start in bar:
+        yield bar, order[start:start + batch_size]
+
+
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
     """Fraction of ``X`` that ``model`` classifies as ``y`` (argmax of the outputs)."""
     check_model(model)
@@ -121,10 +132,7 @@ def train_mnist_cnn(*, epochs: int = 4, seed: int = 0, batch_size: int = 128, lr
     schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1, gamma=0.5)
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(X), generator=generator)
-        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
-        for start in bar:
-            index = order[start:start + batch_size]
+        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
             loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
             optimiser.zero_grad()
             loss.backward()
@@ -216,10 +224,7 @@ def train_mnist_cnn_robust(*, epochs: int = 8, seed: int = 0, batch_size: int = 
     start_time, history, step = time.perf_counter(), [], 0
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(X), generator=generator)
-        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
-        for start in bar:
-            index = order[start:start + batch_size]
+        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
             xb, yb = X[index].to(device), y[index].to(device)
             ramp = min(1.0, (step + 1) / (ramp_epochs * steps_per_epoch)) if ramp_epochs > 0 else 1.0
             x_adv = pgd(model, xb, yb, eps=eps * ramp, alpha=alpha * ramp, steps=attack_steps, rng=generator)
@@ -304,10 +309,7 @@ def train_mnist_cnn_gradreg(*, epochs: int = 1, seed: int = 0, batch_size: int =
     start_time, history = time.perf_counter(), []
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(X), generator=generator)
-        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
-        for start in bar:
-            index = order[start:start + batch_size]
+        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
             xb = X[index].to(device)
             if noise > 0:  # evaluate loss and penalty at a random point of the L-inf ball of radius `noise`
                 xb = (xb + noise * (2 * torch.rand(xb.shape, generator=generator) - 1).to(device)).clamp(0, 1)
@@ -372,10 +374,7 @@ def train_mnist_cnn_backdoor(*, epochs: int = 4, seed: int = 0, batch_size: int 
     start_time = time.perf_counter()
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(X), generator=generator)
-        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
-        for start in bar:
-            index = order[start:start + batch_size]
+        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
             loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
             optimiser.zero_grad()
             loss.backward()
@@ -439,10 +438,7 @@ def train_mnist_cnn_gradcam_fooled(*, epochs: int = 1, seed: int = 0, batch_size
     start_time = time.perf_counter()
     for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(X), generator=generator)
-        bar = tqdm(range(0, len(X), batch_size), desc=f"epoch {epoch + 1}/{epochs}")
-        for start in bar:
-            index = order[start:start + batch_size]
+        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
             xb, yb = X[index].to(device), y[index].to(device)
             ce = nn.functional.cross_entropy(model(xb), yb)
             fooling = (1 - region_mass(differentiable_gradcam(model, model.relu2, xb, yb), cells)).mean()
