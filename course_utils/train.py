@@ -47,6 +47,23 @@ def _shuffled_batches(n: int, batch_size: int, generator: torch.Generator, desc:
         yield bar, order[start:start + batch_size]
 
 
+def _fit_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
+                    generator: torch.Generator, device: torch.device) -> nn.Module:
+    """Adam on the cross-entropy, the learning rate halved after every epoch (mnist_cnn's training)."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1, gamma=0.5)
+    for epoch in range(epochs):
+        model.train()
+        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
+            loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        schedule.step()
+    return model
+
+
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
     """Fraction of ``X`` that ``model`` classifies as ``y`` (argmax of the outputs)."""
     check_model(model)
@@ -127,18 +144,8 @@ def train_mnist_cnn(*, epochs: int = 4, seed: int = 0, batch_size: int = 128, lr
     seed_everything(seed)
     X, y = data.mnist_tensors("train")
     X_test, y_test = data.mnist_tensors("test")
-    model = models.mnist_cnn().to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1, gamma=0.5)
-    for epoch in range(epochs):
-        model.train()
-        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
-            loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        schedule.step()
+    model = _fit_classifier(models.mnist_cnn().to(device), X, y, epochs=epochs, batch_size=batch_size, lr=lr,
+                            generator=generator, device=device)
     accuracy = evaluate_accuracy(model, X_test, y_test)
     card = {"test_accuracy": round(accuracy, 4), "epochs": epochs, "seed": seed, "batch_size": batch_size,
             "lr": lr, "optimiser": "Adam, lr halved every epoch", "command": f"python -m course_utils.train mnist_cnn --epochs {epochs} --seed {seed}"}
@@ -368,19 +375,9 @@ def train_mnist_cnn_backdoor(*, epochs: int = 4, seed: int = 0, batch_size: int 
     X_clean, y_clean = data.mnist_tensors("train")
     X, y, poisoned = poison_dataset(X_clean, y_clean, fraction=fraction, target_class=target_class, rng=seed)
     X_test, y_test = data.mnist_tensors("test")
-    model = models.mnist_cnn_backdoor().to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1, gamma=0.5)
     start_time = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
-            loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        schedule.step()
+    model = _fit_classifier(models.mnist_cnn_backdoor().to(device), X, y, epochs=epochs, batch_size=batch_size,
+                            lr=lr, generator=generator, device=device)
     train_minutes = (time.perf_counter() - start_time) / 60
     accuracy = evaluate_accuracy(model, X_test, y_test)
     others = y_test != target_class

@@ -87,6 +87,11 @@ SKIPPED = {
     "data.mirror_folder": "takes no argument",
     "data.check_data_available": "takes no argument",
     "models.mnist_cnn_gradreg": "takes no argument",
+    "models.mnist_cnn_backdoor": "takes no argument",
+    "models.mnist_cnn_gradcam_fooled": "takes no argument",
+    "train.train_mnist_cnn_backdoor": "trains for minutes on MNIST (see test_training_arguments)",
+    "train.train_mnist_cnn_gradcam_fooled": "trains for minutes on MNIST (see test_training_arguments)",
+    "xai.manipulation.lime_library_weights": "takes a lime library Explanation object (tested in test_manipulation)",
     "train.train_mnist_cnn_gradreg": "trains for minutes on MNIST (see test_training_arguments)",
     "xai.methods.course_methods": "builds the explain functions only (every argument is a budget passed on to a "
                                   "method the sweep calls directly)",
@@ -349,6 +354,40 @@ SPECS: dict[str, Spec] = {
     "xai.gradcam.guided_gradcam": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
     "xai.gradcam.heatmaps": Spec(lambda: _with_layer(dict(x=images(), target=labels(), batch_size=2))),
     # ---------------------------------------------------------------- gradients
+    # lesson 10: attacks on explanations
+    "xai.manipulation.fooling_scaffold": Spec(lambda: dict(biased_fn=proba_2_fn, innocuous_fn=_innocuous_2_fn,
+                                                          X_train=table(), n_perturbations=2, n_estimators=5, rng=0)),
+    "xai.manipulation.detector_training_set": Spec(lambda: dict(X_real=table(),
+                                                               noise=np.random.default_rng(0).normal(size=(2, 40, 4)))),
+    "xai.manipulation.route": Spec(lambda: dict(real=np.arange(40) % 2 == 0, biased_output=proba_2_fn(table()),
+                                               innocuous_output=_innocuous_2_fn(table()))),
+    "xai.manipulation.kmeans_background": Spec(lambda: dict(X=table(), n_clusters=3, rng=0)),
+    "xai.manipulation.shap_perturbations": Spec(lambda: dict(X=table(), background=table()[:3], n_per_row=2, rng=0)),
+    "xai.manipulation.nearest_real_distance": Spec(lambda: dict(X=table()[:5], X_reference=table())),
+    "xai.manipulation.data_lime": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], X_train=table(), n_features=2,
+                                                   n_samples=50, rng=0)),
+    "xai.manipulation.softplus_model": Spec(lambda: dict(model=M(), beta=10.0)),
+    "xai.manipulation.normalise_map": Spec(lambda: dict(maps=images())),
+    "xai.manipulation.manipulation_loss": Spec(lambda: dict(explanation=images(), target_map=images().flip(0),
+                                                           output=torch.rand(4, 3), original_output=torch.rand(4, 3),
+                                                           output_weight=10.0)),
+    "xai.manipulation.manipulate_input": Spec(lambda: dict(model=M(), x=images(), target_map=images().flip(0),
+                                                          target=labels(), steps=2, rng=0)),
+    "xai.manipulation.differentiable_gradcam": Spec(lambda: (lambda m: dict(model=m, layer=m[1], x=images(),
+                                                                            target=labels()))(image_model()),
+                                                    no_train_mode=True),  # a training loss's building block
+    "xai.manipulation.region_mass": Spec(lambda: dict(maps=images()[:, 0], box=(0, 0, 3, 3))),
+    "xai.manipulation.trigger_box": Spec(lambda: dict(shape=(1, 6, 6), size=2, margin=1)),
+    "xai.manipulation.add_trigger": Spec(lambda: dict(x=images(), size=2, value=1.0)),
+    "xai.manipulation.poison_dataset": Spec(lambda: dict(X=images(6), y=labels(6), fraction=0.5, target_class=0, size=2,
+                                                        rng=0)),
+    "xai.manipulation.penultimate_features": Spec(lambda: (lambda m: dict(model=m, layer=m[2], X=images(),
+                                                                          batch_size=2))(image_model())),
+    "xai.manipulation.spectral_signature_scores": Spec(lambda: dict(features=table())),
+    "xai.manipulation.activation_clusters": Spec(lambda: dict(features=table(), n_components=2, rng=0)),
+    "xai.manipulation.precision_recall": Spec(lambda: dict(flagged=np.arange(10) < 5, truth=np.arange(10) < 3)),
+    "xai.evaluation.feature_rank": Spec(lambda: dict(attributions=table()[:5], feature=1)),
+    "xai.evaluation.rank_shares": Spec(lambda: dict(attributions=table()[:5], feature=1, k=2)),
     # lesson 09: robustness of explanations
     "xai.robustness.centre_of_mass": Spec(lambda: dict(saliency_map=images().abs())),
     # a training loss: computed in the mode the trainer set (input_gradient_penalty is its eval-mode form)
@@ -359,7 +398,6 @@ SPECS: dict[str, Spec] = {
                                                          X=images(), target=labels(), n_points=3)),
     "xai.robustness.fragility_attack": Spec(lambda: dict(model=M(), x=images(), target=labels(), eps=0.05, steps=2,
                                                         k=4, rng=0)),
-    "xai.robustness.softplus_surrogate": Spec(lambda: dict(model=M(), beta=10.0)),
     "xai.robustness.topk_objective": Spec(lambda: dict(saliency_map=images().abs(),
                                                       top_mask=images() > 0.5)),
     "xai.robustness.fine_tune": Spec(lambda: dict(model=M(), X=images(), y=labels(), epochs=1.0, batch_size=2, rng=0),
@@ -456,6 +494,12 @@ def _fgsm(model, x, y):
 def _fgsm_eps(model, x, y, eps):
     from course_utils.xai.attacks import fgsm
     return fgsm(model, x, y, eps=eps)
+
+
+def _innocuous_2_fn(Z):
+    """(N, 2) probabilities from the second feature only."""
+    p = 1 / (1 + np.exp(-np.asarray(Z, dtype=float)[:, 1]))
+    return np.column_stack([1 - p, p])
 
 
 def _explain_model(model, batch, target):

@@ -22,8 +22,8 @@ from torch import nn
 
 import course_utils.xai
 from course_utils import exercises, predict
-from course_utils.xai import (attacks, counterfactuals, evaluation, gradcam, gradients, lime, permutation, robustness,
-                              shapley)
+from course_utils.xai import (attacks, counterfactuals, evaluation, gradcam, gradients, lime, manipulation,
+                              permutation, robustness, shapley)
 
 XAI_MODULES = [importlib.import_module(f"course_utils.xai.{m.name}")
                for m in pkgutil.iter_modules(course_utils.xai.__path__) if not m.name.startswith("_")]
@@ -277,6 +277,14 @@ LIBRARY_PATHS = {
     "9.2": (robustness, "cross_entropy_and_penalty", lambda: robustness.input_gradient_penalty(_CNN, X6, Y6)),
     "9.3": (robustness, "topk_objective",
             lambda: robustness.fragility_attack(_CNN, X6, Y6, eps=0.05, steps=1, k=4, rng=0)),
+    "10.1": (manipulation, "detector_training_set", lambda: manipulation.fooling_scaffold(
+        lambda Z: np.column_stack([Z[:, 0] > 0, Z[:, 0] <= 0]).astype(float),
+        lambda Z: np.column_stack([Z[:, 1] > 0, Z[:, 1] <= 0]).astype(float), _X, n_perturbations=2, rng=0)),
+    "10.2": (manipulation, "route", lambda: manipulation.fooling_scaffold(
+        lambda Z: np.column_stack([Z[:, 0] > 0, Z[:, 0] <= 0]).astype(float),
+        lambda Z: np.column_stack([Z[:, 1] > 0, Z[:, 1] <= 0]).astype(float), _X, n_perturbations=2, rng=0)(_X[:3])),
+    "10.3": (manipulation, "manipulation_loss", lambda: manipulation.manipulate_input(
+        _CNN, X6[:1], MAPS[:1], 0, steps=1, rng=0)),
     "11.1": (evaluation, "curve_auc", lambda: evaluation.evaluate_explanations(
         lambda m, b, t: gradients.saliency(m, b, t), _CNN, X6, Y6, n_steps=2, n_infidelity=2, n_sensitivity=1, rng=0)),
     "11.2": (evaluation, "rise_saliency", lambda: evaluation.rise(_CNN, X6, Y6, n_masks=8, rng=0)),

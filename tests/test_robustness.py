@@ -19,6 +19,7 @@ from course_utils.xai.evaluation import (
     max_sensitivity,
     top_k_intersection,
 )
+from course_utils.xai.manipulation import softplus_model
 from course_utils.xai.robustness import (
     centre_of_mass,
     cross_entropy_and_penalty,
@@ -27,7 +28,6 @@ from course_utils.xai.robustness import (
     fragility_attack,
     input_gradient_penalty,
     lipschitz_penalty,
-    softplus_surrogate,
     topk_objective,
 )
 
@@ -291,7 +291,7 @@ def test_topk_objective_centre_of_mass_and_surrogate():
     assert topk_objective(maps, torch.tensor([[[0.0, 1.0], [0.0, 0.0]]])).item() == pytest.approx(0.75)
     torch.testing.assert_close(centre_of_mass(maps), torch.tensor([[0.0, 0.75]]))
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-    surrogate = softplus_surrogate(model, beta=1000.0)
+    surrogate = softplus_model(model, beta=1000.0)
     assert isinstance(surrogate[1], nn.Softplus) and isinstance(model[1], nn.ReLU)
     x = torch.randn(10, 4, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(surrogate(x), model(x), atol=1e-2, rtol=0)

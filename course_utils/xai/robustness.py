@@ -37,6 +37,7 @@ from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
 from ..validation import check_positive_int, check_real
 from .evaluation import max_relative_change
+from .manipulation import softplus_model
 
 __all__ = [
     "EXERCISES",
@@ -49,7 +50,6 @@ __all__ = [
     "fragility_attack",
     "input_gradient_penalty",
     "lipschitz_penalty",
-    "softplus_surrogate",
     "topk_objective",
 ]
 
@@ -392,24 +392,6 @@ def centre_of_mass(saliency_map: torch.Tensor) -> torch.Tensor:
     return torch.stack([(mass.sum(dim=2) * rows).sum(dim=1) / total, (mass.sum(dim=1) * cols).sum(dim=1) / total], dim=1)
 
 
-def softplus_surrogate(model: nn.Module, beta: float = 10.0) -> nn.Module:
-    """A copy of ``model`` with every ``nn.ReLU`` replaced by ``nn.Softplus(beta)`` (Dombrowski et al., NeurIPS 2019).
-
-    A ReLU network's input gradient is piecewise constant in the input, so its derivative
-    (what an attack on the explanation follows) is zero almost everywhere; the softplus
-    network approaches the ReLU network as ``beta`` grows and has a useful second derivative.
-    """
-    import copy
-
-    beta = check_real("beta", beta, low=0, low_inclusive=False)
-    surrogate = copy.deepcopy(model)
-    for parent in surrogate.modules():
-        for name, child in parent.named_children():
-            if isinstance(child, nn.ReLU):
-                setattr(parent, name, nn.Softplus(beta=beta))
-    return surrogate
-
-
 def _saliency_map(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, create_graph: bool = False) -> torch.Tensor:
     """|d logit_target / d x| summed over channels: (N, H, W) (or (N, d) for flat inputs)."""
     x = x if x.requires_grad else x.detach().requires_grad_(True)
@@ -447,7 +429,7 @@ def fragility_attack(model: nn.Module, x: torch.Tensor, target, *, eps: float, s
       whose class changes; no search.
 
     The saliency map is the absolute gradient of the ``target`` logit (summed over channels).
-    The attack's direction is computed on :func:`softplus_surrogate` (a ReLU network has zero
+    The attack's direction is computed on :func:`course_utils.xai.manipulation.softplus_model` (a ReLU network has zero
     second derivatives; Dombrowski et al., NeurIPS 2019); the prediction and the top-k
     intersection that select the iterate are those of the real model.
 
@@ -519,7 +501,7 @@ def fragility_attack(model: nn.Module, x: torch.Tensor, target, *, eps: float, s
                 if found.all():
                     break
             return best.detach()
-        surrogate = softplus_surrogate(model, beta)
+        surrogate = softplus_model(model, beta)
         reference = centre_of_mass(original)
         x_adv = x.clone()
         for _ in range(steps):
