@@ -186,6 +186,13 @@ def slides_game(coalition) -> float:
     return float(len(coalition) ** 2)
 
 
+def _toy_table():
+    import pandas as pd
+
+    frame = pd.DataFrame({"age": np.arange(20.0), "group": ["a", "b"] * 10, "y": [0, 1] * 10})
+    return course_utils.data.TabularData(frame, "y", ("group",), "a toy table")
+
+
 class Spec:
     """One valid call: ``args`` and ``kwargs`` are built afresh by ``make()`` for every call."""
 
@@ -355,6 +362,8 @@ SPECS: dict[str, Spec] = {
     "xai.gradcam.heatmaps": Spec(lambda: _with_layer(dict(x=images(), target=labels(), batch_size=2))),
     # ---------------------------------------------------------------- gradients
     # lesson 10: attacks on explanations
+    "xai.manipulation.fooling_data": Spec(lambda: dict(table=_toy_table(), protected="group", protected_value="b",
+                                                      n_unrelated=2, test_fraction=0.25, rng=0)),
     "xai.manipulation.fooling_scaffold": Spec(lambda: dict(biased_fn=proba_2_fn, innocuous_fn=_innocuous_2_fn,
                                                           X_train=table(), n_perturbations=2, n_estimators=5, rng=0)),
     "xai.manipulation.detector_training_set": Spec(lambda: dict(X_real=table(),

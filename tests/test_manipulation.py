@@ -32,22 +32,9 @@ def _onehot(p):
 @pytest.fixture(scope="module")
 def compas_setup():
     _need_mirror()
-    table = data.compas()
-    X, categories = table.encoded()
-    rng = np.random.default_rng(0)
-    features = table.features + ["unrelated_1", "unrelated_2"]
-    X = np.column_stack([X, rng.integers(0, 2, size=(len(X), 2))]).astype(float)
-    race, unrelated = features.index("race"), features.index("unrelated_1")
-    black = categories[race].index("African-American")
-    categorical = [features.index(c) for c in COMPAS_CATEGORICAL]
-    order = rng.permutation(len(X))
-    X_test, X_train = X[order[:300]], X[order[300:]]
-
-    def biased(Z):
-        return _onehot(np.round(Z[:, race]) == black)
-
-    def innocuous(Z):
-        return _onehot(Z[:, unrelated] > 0.5)
+    setup = man.fooling_data(data.compas(), rng=0)
+    X_train, X_test, categorical = setup.X_train, setup.X_test[:300], setup.categorical
+    race, unrelated, biased, innocuous = setup.protected, setup.unrelated, setup.biased_fn, setup.innocuous_fn
 
     scaffold = man.fooling_scaffold(biased, innocuous, X_train[:1500], categorical_features=categorical,
                                     n_perturbations=10, n_estimators=30, rng=0)
@@ -313,3 +300,26 @@ def test_gradcam_fooled_checkpoint_card_and_behaviour():
     mass = [box_mass(m, FOOLING_BOX) for m in gradcam(fooled, models.gradcam_layer(fooled), X, y).numpy()]
     mass_original = [box_mass(m, FOOLING_BOX) for m in gradcam(original, models.gradcam_layer(original), X, y).numpy()]
     assert np.mean(mass) > 2 * np.mean(mass_original) and np.mean(np.array(mass_original) > 0.5) <= 0.02
+
+
+def test_fooling_data_adds_coin_flips_and_splits_like_slack_et_al():
+    _need_mirror()
+    table = data.compas()
+    setup = man.fooling_data(table, rng=0)
+    assert setup.features == table.features + ["unrelated_1", "unrelated_2"]
+    assert len(setup.X_train) + len(setup.X_test) == len(table.frame) == 6172
+    assert len(setup.X_test) == 617  # 10% held out, as Slack et al.
+    assert [setup.features[j] for j in setup.categorical] == list(COMPAS_CATEGORICAL)
+    assert set(np.unique(setup.X_train[:, setup.unrelated])) == {0.0, 1.0}
+    assert 0.4 < setup.X_train[:, setup.unrelated].mean() < 0.6  # a fair coin
+    assert setup.categories[setup.protected][setup.protected_code] == "African-American"
+    rows = setup.X_test[:50]
+    black = rows[:, setup.protected] == setup.protected_code
+    assert np.array_equal(setup.biased_fn(rows)[:, 1], black.astype(float))
+    assert np.array_equal(setup.innocuous_fn(rows)[:, 1], rows[:, setup.unrelated])
+    again = man.fooling_data(table, rng=0)
+    assert np.array_equal(again.X_test, setup.X_test)
+    with pytest.raises(ValueError, match="protected_value"):
+        man.fooling_data(table, protected_value="Martian")
+    with pytest.raises(TypeError, match="table"):
+        man.fooling_data(setup.X_train)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 import warnings
 
 import numpy as np
@@ -26,6 +27,8 @@ from ..validation import check_array, check_in, check_nonnegative_int, check_pos
 from .._torch import check_input, check_layer, check_model, check_target, evaluating, selected_output
 
 __all__ = [
+    "fooling_data",
+    "FoolingData",
     "fooling_scaffold",
     "Scaffold",
     "detector_training_set",
@@ -201,6 +204,108 @@ class Scaffold:
 
     def __repr__(self) -> str:
         return f"Scaffold(perturbation={self.perturbation!r}, detector reads columns {self.columns.tolist()})"
+
+
+@dataclass(frozen=True)
+class FoolingData:
+    """A table set up as Slack et al. (AIES 2020) set up COMPAS: coin-flip columns added, rows split.
+
+    Made by :func:`fooling_data`. Columns are the table's features (categorical ones as
+    integer codes) followed by ``unrelated_1``, ``unrelated_2``, ... (independent fair coin
+    flips, 0 or 1: features no real model needs).
+
+    Attributes
+    ----------
+    features : list of str
+        Column names.
+    categories : dict
+        Column index -> category names of the coded columns (``lime``'s ``categorical_names``).
+    X_train, X_test : numpy.ndarray
+        The rows, (n_train, d) and (n_test, d), float.
+    categorical : list of int
+        The categorical columns (the table's and the coin flips).
+    protected, unrelated : int
+        The protected column and the first coin-flip column.
+    protected_code : int
+        The code of the protected group in the protected column.
+    """
+
+    features: list[str]
+    categories: dict[int, list[str]]
+    X_train: np.ndarray
+    X_test: np.ndarray
+    categorical: list[int]
+    protected: int
+    unrelated: int
+    protected_code: int
+
+    @property
+    def numeric(self) -> list[int]:
+        """The columns that are not categorical."""
+        return [j for j in range(len(self.features)) if j not in self.categorical]
+
+    def biased_fn(self, X) -> np.ndarray:
+        """Slack et al.'s f: class 1 (high risk) exactly for the protected group; (n, 2) probabilities."""
+        high = np.round(check_array("X", X, ndim=2)[:, self.protected]) == self.protected_code
+        return np.column_stack([~high, high]).astype(float)
+
+    def innocuous_fn(self, X) -> np.ndarray:
+        """Their psi: class 1 exactly when the coin flip ``unrelated_1`` is 1; (n, 2) probabilities."""
+        high = check_array("X", X, ndim=2)[:, self.unrelated] > 0.5
+        return np.column_stack([~high, high]).astype(float)
+
+
+def fooling_data(table, *, protected: str = "race", protected_value: str = "African-American",
+                 n_unrelated: int = 2, test_fraction: float = 0.1, rng=None) -> FoolingData:
+    """Add coin-flip features to a table and split it, as Slack et al. (AIES 2020) did for COMPAS.
+
+    Parameters
+    ----------
+    table : course_utils.data.TabularData
+        E.g. ``data.compas()``.
+    protected : str
+        The categorical column the biased model decides by.
+    protected_value : str
+        Its category that the biased model calls high risk.
+    n_unrelated : int
+        Coin-flip columns to add (the innocuous model uses the first).
+    test_fraction : float
+        Share of rows held out, in (0, 1); Slack et al. hold out 10%.
+    rng : None, int or numpy.random.Generator
+        Draws the coin flips, then the split.
+
+    Returns
+    -------
+    FoolingData
+
+    Examples
+    --------
+    >>> from course_utils import data
+    >>> setup = fooling_data(data.compas(), rng=0)  # doctest: +SKIP
+    >>> setup.features[-2:]  # doctest: +SKIP
+    ['unrelated_1', 'unrelated_2']
+    """
+    for name in ("features", "categorical", "encoded"):
+        if not hasattr(table, name):
+            raise TypeError(f"table must be a course_utils.data.TabularData (e.g. data.compas()), "
+                            f"got {type(table).__name__}.")
+    check_in("protected", protected, tuple(table.categorical))
+    n_unrelated = check_positive_int("n_unrelated", n_unrelated)
+    test_fraction = check_real("test_fraction", test_fraction, low=0.0, high=1.0, low_inclusive=False,
+                               high_inclusive=False)
+    rng = as_generator(rng)
+    X_codes, categories = table.encoded()
+    protected_index = table.features.index(protected)
+    check_in("protected_value", protected_value, tuple(categories[protected_index]))
+    unrelated = [f"unrelated_{k + 1}" for k in range(n_unrelated)]
+    features = table.features + unrelated
+    X = np.column_stack([X_codes, rng.integers(0, 2, size=(len(X_codes), n_unrelated))]).astype(float)
+    order = rng.permutation(len(X))
+    n_test = int(round(len(X) * test_fraction))
+    categorical = [features.index(c) for c in (*table.categorical, *unrelated)]
+    return FoolingData(features, categories, X[order[n_test:]], X[order[:n_test]], sorted(categorical),
+                       protected_index, features.index(unrelated[0]),
+                       categories[protected_index].index(protected_value))
 
 
 def _probabilities(fn, X: np.ndarray, name: str) -> np.ndarray:

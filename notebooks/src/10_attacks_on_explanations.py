@@ -80,33 +80,21 @@ notebook_start = time.perf_counter()
 # model mostly on synthetic rows, see $\psi$. We split 10% of the rows off for testing, as
 # they do.
 
+# The set-up is `man.fooling_data`: COMPAS's features (categorical ones as integer codes)
+# plus two fair coin flips, `unrelated_1` and `unrelated_2`, and a 90/10 split. Its
+# `biased_fn` is Slack et al.'s $f$ (high risk, class 1, exactly for African-American
+# defendants) and its `innocuous_fn` their $\psi$ (high risk exactly when `unrelated_1`
+# is 1); both return (n, 2) class probabilities.
+
 # %%
-table = data.compas()
-X_codes, categories = table.encoded()
-rng = np.random.default_rng(0)
-features = table.features + ["unrelated_1", "unrelated_2"]
-X_all = np.column_stack([X_codes, rng.integers(0, 2, size=(len(X_codes), 2))]).astype(float)
-RACE, UNRELATED = features.index("race"), features.index("unrelated_1")
-BLACK = categories[RACE].index("African-American")
-categorical = [features.index(c) for c in ("sex", "race", "c_charge_degree", "unrelated_1", "unrelated_2")]
-numeric = [j for j in range(len(features)) if j not in categorical]
-order = rng.permutation(len(X_all))
-n_test = len(X_all) // 10
-X_test, X_train = X_all[order[:n_test]], X_all[order[n_test:]]
-d = len(features)
-
-
-def biased_fn(X):
-    """Slack et al.'s f: high risk (class 1) exactly for African-American defendants."""
-    high = np.round(X[:, RACE]) == BLACK
-    return np.column_stack([~high, high]).astype(float)
-
-
-def innocuous_fn(X):
-    """Their psi: high risk exactly when the coin flip unrelated_1 is 1."""
-    high = X[:, UNRELATED] > 0.5
-    return np.column_stack([~high, high]).astype(float)
-
+setup = man.fooling_data(data.compas(), protected="race", protected_value="African-American",
+                         n_unrelated=2, test_fraction=0.1, rng=0)
+features, categories, categorical, numeric = setup.features, setup.categories, setup.categorical, setup.numeric
+X_train, X_test = setup.X_train, setup.X_test
+RACE, UNRELATED, BLACK = setup.protected, setup.unrelated, setup.protected_code
+biased_fn, innocuous_fn = setup.biased_fn, setup.innocuous_fn
+n_test, d = len(X_test), len(features)
+rng = np.random.default_rng(1)
 
 print(f"{len(X_train)} training and {len(X_test)} test rows; features: {', '.join(features)}")
 print(f"share of African-American defendants in the test rows: {np.mean(X_test[:, RACE] == BLACK):.1%}")
