@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from . import canvases, data, models
 from ._torch import check_input, check_model, check_target, evaluating, model_device
 from .runtime import as_torch_generator, get_device, seed_everything
-from .validation import check_positive_int
+from .validation import check_nonnegative_int, check_positive_int, check_real
 from .xai.attacks import accuracy_under_attack, fgsm, pgd
 from .xai.gradcam import gradcam
 from .xai.manipulation import add_trigger, differentiable_gradcam, poison_dataset, region_mass
@@ -32,29 +32,29 @@ from .xai.robustness import cross_entropy_and_penalty
 # the weight of the input-gradient penalty of mnist_cnn_gradreg (see train_mnist_cnn_gradreg)
 LAM_GRADREG = 100.0
 
-__all__ = ["fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_gradreg", "train_mnist_cnn_backdoor",
+__all__ = ["fit_classifier", "fit_tabular", "train_mnist_cnn", "train_mnist_pairs_cnn", "train_mnist_cnn_robust", "train_mnist_cnn_gradreg", "train_mnist_cnn_backdoor",
            "train_mnist_cnn_gradcam_fooled", "evaluate_accuracy", "save_checkpoint", "TRAINERS"]
 
 
-def _shuffled_batches(n: int, batch_size: int, generator: torch.Generator, desc: str):
+def _shuffled_batches(n: int, batch_size: int, generator: torch.Generator, desc: str, progress: bool = True):
     """One epoch's mini-batches: ``(progress bar, indices)`` over one permutation of ``n`` drawn from ``generator``.
 
     The epoch loop the course's image trainers share (the pairs trainer draws fresh canvases instead).
     """
     order = torch.randperm(n, generator=generator)
-    bar = tqdm(range(0, n, batch_size), desc=desc)
+    bar = tqdm(range(0, n, batch_size), desc=desc, disable=not progress)
     for start in bar:
         yield bar, order[start:start + batch_size]
 
 
 def _fit_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
-                    generator: torch.Generator, device: torch.device) -> nn.Module:
+                    generator: torch.Generator, device: torch.device, progress: bool = True) -> nn.Module:
     """Adam on the cross-entropy, the learning rate halved after every epoch (mnist_cnn's training)."""
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1, gamma=0.5)
     for epoch in range(epochs):
         model.train()
-        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}"):
+        for bar, index in _shuffled_batches(len(X), batch_size, generator, f"epoch {epoch + 1}/{epochs}", progress):
             loss = nn.functional.cross_entropy(model(X[index].to(device)), y[index].to(device))
             optimiser.zero_grad()
             loss.backward()
@@ -62,6 +62,61 @@ def _fit_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epoch
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         schedule.step()
     return model
+
+
+def fit_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 1, batch_size: int = 128,
+                   lr: float = 2e-3, rng=0, init_seed: int | None = None, progress: bool = True) -> nn.Module:
+    """Train an image classifier in place with mnist_cnn's recipe; return it in eval mode.
+
+    Adam on the cross-entropy, the learning rate halved after every epoch, mini-batches from
+    one permutation per epoch drawn from ``rng``. With ``init_seed`` the weights are first
+    re-initialised from that seed (the global generator is left as it was), so that
+    retrainings on different data start from the same weights. Used by lesson 11's ROAR retrainings
+    (:func:`course_utils.xai.roar.roar_accuracy` takes ``lambda X, y: fit_classifier(models.mnist_cnn(), X, y)``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A fresh model (trained on its own device).
+    X : torch.Tensor
+        Images (N, C, H, W).
+    y : torch.Tensor
+        Integer labels (N,).
+    epochs, batch_size : int
+        Passes over the data and examples per step.
+    lr : float
+        Adam's initial learning rate.
+    rng : None, int or torch.Generator
+        Draws the mini-batch order.
+    init_seed : int, optional
+        Re-initialise every layer (``reset_parameters``) from this seed first.
+    progress : bool
+        Show a progress bar per epoch.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``, trained, in eval mode.
+    """
+    check_model(model)
+    X = check_input(X, model, name="X", images=True)
+    y = check_target(y, len(X), name="y")
+    with evaluating(model), torch.no_grad():
+        n_classes = model(X[:1].to(model_device(model))).shape[1]
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y must hold class indices in [0, {n_classes - 1}] (the model has {n_classes} outputs), "
+                         f"got values in [{int(y.min())}, {int(y.max())}].")
+    epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
+    lr = check_real("lr", lr, low=0.0, low_inclusive=False)
+    if init_seed is not None:
+        with torch.random.fork_rng():
+            torch.manual_seed(check_nonnegative_int("init_seed", init_seed))
+            for module in model.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+    _fit_classifier(model, X, y, epochs=epochs, batch_size=batch_size, lr=lr, generator=as_torch_generator(rng),
+                    device=model_device(model), progress=progress)
+    return model.eval()
 
 
 def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
