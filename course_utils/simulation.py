@@ -1,9 +1,12 @@
-"""Simulated data sets whose ground truth is known (lesson 04's DNA motifs).
+"""Simulated data sets whose ground truth is known (lesson 04's DNA motifs, lesson 11's additive model).
 
 - :func:`simulate_motif_sequences`: random DNA with GATA1-like and TAL1-like motifs
   inserted, a small version of the simulated genomics data of Shrikumar, Greenside and
   Kundaje ("Learning Important Features Through Propagating Activation Differences",
   ICML 2017, section 4.3): an attribution method should light up the inserted motifs.
+- :func:`additive_task`: a model that is a sum of one-feature functions on independent
+  features, whose exact (interventional) Shapley values are known in closed form: the
+  ground truth of lesson 11's section 5.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ import torch
 from .runtime import as_generator
 from .validation import check_in, check_positive_int, check_real
 
-__all__ = ["MotifSequences", "simulate_motif_sequences", "MOTIFS", "TASKS"]
+__all__ = ["MotifSequences", "simulate_motif_sequences", "MOTIFS", "TASKS", "AdditiveTask", "additive_task",
+           "ADDITIVE_TERMS"]
 
 
 DNA_ALPHABET = "ACGT"
@@ -127,3 +131,94 @@ def simulate_motif_sequences(n: int, *, length: int = 200, purity: float = 0.9, 
     X = torch.nn.functional.one_hot(torch.from_numpy(codes), 4).permute(0, 2, 1).float()
     y = torch.from_numpy(np.stack([present["GATA1"] & present["TAL1"], present["GATA1"], present["TAL1"]], 1)).float()
     return MotifSequences(X=X, y=y, masks={name: torch.from_numpy(mask) for name, mask in masks.items()})
+
+
+# ------------------------------------------------------------------ an additive model with known Shapley values
+
+# One term per feature, f(x) = sum_j g_j(x_j): linear, even, periodic, a kink, nothing, weak linear.
+ADDITIVE_TERMS = {
+    "2 x": lambda v: 2 * v,
+    "x^2": lambda v: v ** 2,
+    "sin(2 x)": lambda v: np.sin(2 * v) if isinstance(v, np.ndarray) else torch.sin(2 * v),
+    "3 relu(x)": lambda v: 3 * np.maximum(v, 0) if isinstance(v, np.ndarray) else 3 * torch.relu(v),
+    "0 (unused)": lambda v: 0 * v,
+    "0.5 x": lambda v: 0.5 * v,
+}
+
+
+class _AdditiveModule(torch.nn.Module):
+    """The additive model as a torch module: (n, d) rows -> (n, 1) outputs (for the gradient methods)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(g(x[:, j]) for j, g in enumerate(ADDITIVE_TERMS.values()))[:, None]
+
+
+@dataclass(frozen=True)
+class AdditiveTask:
+    """A model whose Shapley values are known: ``f(x) = sum_j g_j(x_j)`` on independent features.
+
+    For an additive model the interventional Shapley value of feature j against a background
+    set B is exactly ``g_j(x_j) - mean_{b in B} g_j(b_j)``: every coalition's value is a sum of
+    per-feature terms, and feature j's marginal contribution is the same in every coalition.
+    Made by :func:`additive_task`.
+
+    Attributes
+    ----------
+    background : numpy.ndarray
+        (n_background, d) rows, standard normal.
+    X : numpy.ndarray
+        (n, d) rows to explain, standard normal.
+    terms : list of str
+        The functions ``g_j``, in feature order (keys of :data:`ADDITIVE_TERMS`).
+    """
+
+    background: np.ndarray
+    X: np.ndarray
+    terms: list
+
+    def predict(self, X) -> np.ndarray:
+        """f on (n, d) rows: shape (n,)."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != len(self.terms):
+            raise ValueError(f"X must have shape (n, {len(self.terms)}), got {X.shape}.")
+        return sum(ADDITIVE_TERMS[name](X[:, j]) for j, name in enumerate(self.terms))
+
+    def module(self) -> torch.nn.Module:
+        """f as a torch module, (n, d) -> (n, 1), for the gradient-based methods."""
+        return _AdditiveModule().eval()
+
+    def shapley_values(self, X=None) -> np.ndarray:
+        """The exact Shapley values of ``X`` (default: :attr:`X`) against :attr:`background`: (n, d)."""
+        X = self.X if X is None else np.asarray(X, dtype=float)
+        return np.column_stack([ADDITIVE_TERMS[name](X[:, j]) - ADDITIVE_TERMS[name](self.background[:, j]).mean()
+                                for j, name in enumerate(self.terms)])
+
+
+def additive_task(n: int = 20, *, n_background: int = 100, rng=None) -> AdditiveTask:
+    """Rows to explain and a background for the additive model of :data:`ADDITIVE_TERMS`.
+
+    Parameters
+    ----------
+    n : int
+        Rows to explain.
+    n_background : int
+        Background rows (the "absent feature" distribution of Kernel SHAP and the others).
+    rng : None, int or numpy.random.Generator
+        Draws both, standard normal and independent.
+
+    Returns
+    -------
+    AdditiveTask
+
+    Examples
+    --------
+    >>> task = additive_task(3, n_background=50, rng=0)
+    >>> phi = task.shapley_values()
+    >>> bool(np.allclose(phi.sum(axis=1), task.predict(task.X) - task.predict(task.background).mean()))
+    True
+    """
+    n, n_background = check_positive_int("n", n), check_positive_int("n_background", n_background)
+    rng = as_generator(rng)
+    d = len(ADDITIVE_TERMS)
+    return AdditiveTask(background=rng.normal(size=(n_background, d)), X=rng.normal(size=(n, d)),
+                        terms=list(ADDITIVE_TERMS))

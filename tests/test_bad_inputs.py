@@ -255,6 +255,7 @@ SPECS: dict[str, Spec] = {
     "runtime.as_generator": Spec(lambda: dict(rng=0), skip={"name"}),
     "runtime.as_torch_generator": Spec(lambda: dict(rng=0, device="cpu"), skip={"name"}),
     "runtime.seed_everything": Spec(lambda: dict(seed=0), mutates_model=True),
+    "simulation.additive_task": Spec(lambda: dict(n=3, n_background=10, rng=0)),
     "simulation.simulate_motif_sequences": Spec(lambda: dict(n=4, length=105, rng=0)),
     "train.fit_tabular": Spec(lambda: dict(model=tabular_model(), X=table(), y=(table()[:, 0] > 0).astype(float),
                                            loss_fn=nn.BCELoss(), epochs=1, batch_size=8, rng=0), no_train_mode=True),
