@@ -97,11 +97,11 @@ def main() -> None:
     print(f"Adult, {len(X_train)} training rows, {len(people)} people per model and beam size")
     met = []
     for beam in args.beam:
-        def ours(model, x, i):
+        def ours(model, x, i, beam=beam):
             return list(anchor_tabular(model, x, X_train, feature_names=names, categorical_names=categories,
                                        epsilon=0.15, beam_size=beam, rng=i, **settings).predicates)
 
-        def theirs(model, x, i):
+        def theirs(model, x, i, beam=beam):
             # explain_instance(x, model, tau=0.15, beam_size=beam, **settings), with beam_size passed on
             np.random.seed(i)
             sample_fn, mapping = library.get_sample_fn(x, model)
