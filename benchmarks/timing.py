@@ -52,6 +52,19 @@ def paired_ratios(a: Callable[[], object], b: Callable[[], object], repeats: int
     return np.array(ratios)
 
 
+def ratio_interval(a, b, rng: np.random.Generator, n_boot: int = 4000) -> tuple[float, float, float]:
+    """mean(a) / mean(b) over paired cases, and its 95% paired-bootstrap interval.
+
+    ``a[i]`` and ``b[i]`` are measured on the same case (a person, an input): the bootstrap
+    resamples the cases, so the interval reflects how much the ratio depends on which cases
+    were drawn.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    picks = rng.integers(len(a), size=(n_boot, len(a)))
+    boot = a[picks].mean(axis=1) / b[picks].mean(axis=1)
+    return a.mean() / b.mean(), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
 def spread(ratios) -> str:
     """``median (min-max)`` of a set of ratios."""
     ratios = np.asarray(ratios, dtype=float)
