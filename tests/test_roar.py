@@ -1,5 +1,4 @@
 """ROAR and ROAD (lesson 11): exact cases for the masks and the imputation, and the rankings they reward."""
-import numpy as np
 import pytest
 import torch
 from torch import nn

@@ -1,5 +1,4 @@
 """Lesson 11's additive model: its closed-form Shapley values against the exact enumeration and the explainers."""
-import itertools
 
 import numpy as np
 import pytest
