@@ -180,12 +180,12 @@ def evaluating(model: nn.Module, *, freeze: bool = False) -> Iterator[nn.Module]
             p.requires_grad_(flag)
 
 
-def check_output(out, target: torch.Tensor) -> torch.Tensor:
+def check_output(out, target: torch.Tensor, *, name: str = "target") -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         shape = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"model must return a 2-D tensor (N, n_outputs), got {shape}.")
     if int(target.max()) >= out.shape[1] or int(target.min()) < 0:
-        raise ValueError(f"target must be in [0, {out.shape[1] - 1}] (the model has {out.shape[1]} outputs), "
+        raise ValueError(f"{name} must be in [0, {out.shape[1] - 1}] (the model has {out.shape[1]} outputs), "
                          f"got values in [{int(target.min())}, {int(target.max())}].")
     bad = (~torch.isfinite(out.detach())).any(dim=1)
     if bad.any():

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import canvases, data, models
-from ._torch import check_input, check_model, check_target, evaluating, model_device
+from ._torch import check_input, check_model, check_output, check_target, evaluating, model_device
 from .runtime import as_torch_generator, get_device, seed_everything
 from .validation import check_nonnegative_int, check_positive_int, check_real
 from .xai.attacks import accuracy_under_attack, fgsm, pgd
@@ -102,10 +102,7 @@ def fit_classifier(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs
     X = check_input(X, model, name="X", images=True)
     y = check_target(y, len(X), name="y")
     with evaluating(model), torch.no_grad():
-        n_classes = model(X[:1].to(model_device(model))).shape[1]
-    if y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(f"y must hold class indices in [0, {n_classes - 1}] (the model has {n_classes} outputs), "
-                         f"got values in [{int(y.min())}, {int(y.max())}].")
+        check_output(model(X[:1]), y, name="y")
     epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
     lr = check_real("lr", lr, low=0.0, low_inclusive=False)
     if init_seed is not None:

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ..runtime import as_generator
 from ..validation import check_callable, check_real, check_tensor
-from .._torch import check_input, check_model, check_target, evaluating
+from .._torch import check_input, check_model, check_output, check_target, evaluating
 from .evaluation import _pixel_scores
 
 __all__ = ["top_fraction_mask", "mean_fill", "noisy_linear_imputation", "road_accuracy", "roar_accuracy"]
@@ -106,11 +106,9 @@ def _labels(target, x: torch.Tensor, name: str, x_name: str) -> torch.Tensor:
 
 
 def _check_classes(model: nn.Module, x: torch.Tensor, target: torch.Tensor, name: str) -> None:
+    """``target`` must index the model's outputs (checked on one example, by the torch layer's check_output)."""
     with evaluating(model), torch.no_grad():
-        n_classes = model(x[:1]).shape[1]
-    if target.min() < 0 or target.max() >= n_classes:
-        raise ValueError(f"{name} must hold class indices in [0, {n_classes - 1}] (the model has {n_classes} "
-                         f"outputs), got values in [{int(target.min())}, {int(target.max())}].")
+        check_output(model(x[:1]), target, name=name)
 
 
 def _check_mask(mask, x: torch.Tensor) -> torch.Tensor:
