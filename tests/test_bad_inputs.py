@@ -39,6 +39,7 @@ import torchvision  # noqa: F401 - imported once here, so that data.mnist's firs
 from torch import nn
 
 import course_utils
+import course_utils.papers
 import course_utils.xai
 
 TIMEOUT_S = 10
@@ -236,6 +237,7 @@ SPECS: dict[str, Spec] = {
     "data.mnist_tensors": Spec(lambda: dict(split="test", n=3)),
     "data.adult": Spec(lambda: dict(split="test")),
     "data.photo": Spec(lambda: dict(name="cat_dog")),
+    "papers.cite": Spec(lambda: dict(table=course_utils.papers.LIME_RECALL)),
     "exercises.check": Spec(lambda: dict(exercise_id="2.1", answer=lambda d, w: np.exp(-np.asarray(d) ** 2 / w ** 2))),
     "exercises.get_exercise": Spec(lambda: dict(exercise_id="2.1")),
     "models.tabular_mlp": Spec(lambda: dict(X_train=table(), hidden=(3,), rng=0)),
