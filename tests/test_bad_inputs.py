@@ -72,6 +72,8 @@ SKIPPED = {
     "runtime.setup_notebook": "sets up a notebook session (style, global seed): tested in test_runtime",
     "exercises.all_exercises": "takes no argument",
     "exercises.register": "registers exercises into the course's global table",
+    "xai.quantus_compare.quantus_comparison": "needs the optional quantus package, which CI does not install; "
+                                              "its argument checks run first and are tested in test_quantus_compare",
     "train.save_checkpoint": "writes into the repository's checkpoints folder",
     "train.train_mnist_cnn": "trains for minutes on MNIST (its arguments are checked before: see test_training_arguments)",
     "train.train_mnist_pairs_cnn": "trains for minutes on MNIST (see test_training_arguments)",
