@@ -683,33 +683,24 @@ print(pd.DataFrame(independent).round(2).to_string())
 
 # %%
 from course_utils.models import mnist_cnn
+from course_utils.train import evaluate_accuracy
 
 X_train, y_train = data.mnist_tensors("train")
 n_small, epochs = pick(full=2000, fast=300), pick(full=40, fast=8)
 shuffled = y_train[:n_small][torch.randperm(n_small, generator=torch.Generator().manual_seed(0))]
 
 
-def train_small(labels, seed):
-    torch.manual_seed(seed)
-    model = mnist_cnn().to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        order = torch.randperm(n_small)
-        for start in range(0, n_small, 64):
-            batch = order[start:start + 64]
-            loss = torch.nn.functional.cross_entropy(model(X_train[batch].to(device)), labels[batch].to(device))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    model.eval()
-    with torch.no_grad():
-        fit = (model(X_train[:n_small].to(device)).argmax(1).cpu() == labels).float().mean().item()
-        test = (model(X_test[:1000].to(device)).argmax(1).cpu() == y_test[:1000]).float().mean().item()
+def train_small(labels):
+    """mnist_cnn trained from the same initial weights on the first n_small digits with these labels."""
+    model = fit_classifier(mnist_cnn().to(device), X_train[:n_small].to(device), labels.to(device), epochs=epochs,
+                           batch_size=64, lr=1e-3, rng=0, init_seed=0, progress=False)
+    fit = evaluate_accuracy(model, X_train[:n_small].to(device), labels.to(device))
+    test = evaluate_accuracy(model, X_test[:1000].to(device), y_test[:1000].to(device))
     return model, fit, test
 
 
-true_model, true_fit, true_test = train_small(y_train[:n_small], 0)
-random_model, random_fit, random_test = train_small(shuffled, 0)
+true_model, true_fit, true_test = train_small(y_train[:n_small])
+random_model, random_fit, random_test = train_small(shuffled)
 print(f"true labels: training accuracy {true_fit:.2f}, test {true_test:.2f}; "
       f"shuffled labels: accuracy on its own (shuffled) training labels {random_fit:.2f}, test {random_test:.2f}")
 data_test = {name: compare(methods[name](true_model, x, y), methods[name](random_model, x, y))[0]
