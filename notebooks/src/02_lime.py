@@ -427,7 +427,7 @@ spread = stability["spread of the weights (mean std)"].to_numpy()
 print("the weights' spread shrinks with every increase of the number of samples:", bool(np.all(np.diff(spread) < 0)))
 
 # %% [markdown]
-# Try it: move the sliders. Each run draws five explanations with different seeds; the
+# Try it: move the sliders (LIME reruns when you let go). Each run draws five explanations with different seeds; the
 # bars are their mean weights and the black lines their spread.
 
 # %%
@@ -450,8 +450,9 @@ def explore(kernel_width=round(float(default_width), 2), num_samples=1000):
 
 widgets.interact(explore,
                  kernel_width=widgets.FloatLogSlider(value=round(float(default_width), 2), base=10, min=-1, max=1.5,
-                                                     step=0.1, description="kernel width"),
-                 num_samples=widgets.IntSlider(value=1000, min=100, max=5000, step=100, description="samples"));
+                                                     step=0.1, description="kernel width", continuous_update=False),
+                 num_samples=widgets.IntSlider(value=1000, min=100, max=5000, step=100, description="samples",
+                                               continuous_update=False));  # recompute on release, not on every tick
 
 # %% [markdown]
 # ### Think
