@@ -156,6 +156,8 @@ def bar_weights(weights, names: Sequence[str], *, ax=None, top_k: int | None = N
     colors = [plt.get_cmap(SIGNED_CMAP)(0.85 if w > 0 else 0.15) for w in weights[order]]
     ax.barh([str(names[i]) for i in order], weights[order], color=colors)
     ax.axvline(0, color="black", linewidth=0.8)
+    if not ax.get_xlabel():
+        ax.set_xlabel("weight (red: evidence for, blue: against)")
     if title:
         ax.set_title(title)
     return ax

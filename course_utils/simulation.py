@@ -4,6 +4,10 @@
   inserted, a small version of the simulated genomics data of Shrikumar, Greenside and
   Kundaje ("Learning Important Features Through Propagating Activation Differences",
   ICML 2017, section 4.3): an attribution method should light up the inserted motifs.
+- :func:`sickness_model` and :func:`prize_model`: two tiny ReLU networks in the spirit of
+  the SHAP paper's experiment 2 (Lundberg and Lee, NeurIPS 2017, section 5.2), a
+  sickness score from fever and cough and a prize shared by the highest scorer, whose
+  "right" attributions a person can work out by hand (lesson 03).
 - :func:`additive_task`: a model that is a sum of one-feature functions on independent
   features, whose exact (interventional) Shapley values are known in closed form: the
   ground truth of lesson 11's section 5.
@@ -19,7 +23,7 @@ from .runtime import as_generator
 from .validation import check_in, check_positive_int, check_real
 
 __all__ = ["MotifSequences", "simulate_motif_sequences", "MOTIFS", "TASKS", "AdditiveTask", "additive_task",
-           "ADDITIVE_TERMS"]
+           "ADDITIVE_TERMS", "sickness_model", "prize_model", "SYMPTOMS"]
 
 
 DNA_ALPHABET = "ACGT"
@@ -222,3 +226,80 @@ def additive_task(n: int = 20, *, n_background: int = 100, rng=None) -> Additive
     d = len(ADDITIVE_TERMS)
     return AdditiveTask(background=rng.normal(size=(n_background, d)), X=rng.normal(size=(n, d)),
                         terms=list(ADDITIVE_TERMS))
+
+
+# --------------------------------------------------------------- lesson 03: attributions people can check
+
+SYMPTOMS = ("fever", "cough")
+
+
+class _SicknessScore(torch.nn.Module):
+    """2 * min(fever, cough), computed as 2 * (a - relu(a - b)) with ``a`` the symptom named ``through``."""
+
+    def __init__(self, through: int):
+        super().__init__()
+        self.through = through
+        self.relu = torch.nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x[:, self.through:self.through + 1], x[:, 1 - self.through:2 - self.through]
+        return 2 * (a - self.relu(a - b))
+
+
+def sickness_model(through: str = "fever") -> torch.nn.Module:
+    """A sickness score of 2 for a patient with both fever and cough, 0 otherwise, as a ReLU network.
+
+    Inputs are (n, 2) rows ``(fever, cough)`` of 0/1 (1 = the symptom is present); the output,
+    (n, 1), is ``2 * min(fever, cough)``. The network computes the minimum as
+    ``a - relu(a - b)``, with ``a`` the symptom named by ``through``: the two choices are the
+    same function, but not the same network (which is what DeepLIFT reads).
+
+    Parameters
+    ----------
+    through : {"fever", "cough"}, default "fever"
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode; one ReLU module, used once.
+
+    Examples
+    --------
+    >>> model = sickness_model()
+    >>> model(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])).ravel().tolist()
+    [0.0, 0.0, 0.0, 2.0]
+    """
+    check_in("through", through, SYMPTOMS)
+    return _SicknessScore(SYMPTOMS.index(through)).eval()
+
+
+class _HighestScore(torch.nn.Module):
+    """max(s1, s2, s3) as max(max(s1, s2), s3), each max(u, v) = v + relu(u - v)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = torch.nn.ReLU(), torch.nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        best_of_two = x[:, 1:2] + self.first(x[:, 0:1] - x[:, 1:2])
+        return x[:, 2:3] + self.second(best_of_two - x[:, 2:3])
+
+
+def prize_model() -> torch.nn.Module:
+    """The prize a team of three wins: the highest of their three scores (in dollars), as a ReLU network.
+
+    Inputs are (n, 3) rows of the three people's scores (a person who does not take part
+    scores 0); the output, (n, 1), is the largest. With scores (5, 4, 0) the team wins $5:
+    how should the $5 be shared among the three?
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode; two ReLU modules, each used once.
+
+    Examples
+    --------
+    >>> prize_model()(torch.tensor([[5.0, 4.0, 0.0], [1.0, 3.0, 2.0]])).ravel().tolist()
+    [5.0, 3.0]
+    """
+    return _HighestScore().eval()

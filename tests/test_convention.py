@@ -255,6 +255,7 @@ LIBRARY_PATHS = {
     "1.1": (permutation, "permutation_drop",
             lambda: permutation.permutation_importance(lambda Z: (Z[:, 0] > 0).astype(int), _X, _X[:, 0] > 0, rng=0)),
     "2.1": (lime, "kernel", lambda: lime.lime_tabular(_LOGISTIC, _X[0], _X, n_features=2, n_samples=100, rng=0)),
+    "2.5": (lime, "sample_distances", lambda: lime.lime_binary(lambda M: M[:, 0], 4, n_features=2, n_samples=50, rng=0)),
     "2.2": (lime, "weighted_ridge", lambda: lime.lime_tabular(_LOGISTIC, _X[0], _X, n_features=2, n_samples=100, rng=0)),
     "2.3": (lime, "forward_selection",
             lambda: lime.lime_tabular(_LOGISTIC, _X[0], _X, n_features=2, n_samples=100, rng=0)),

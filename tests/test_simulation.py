@@ -50,3 +50,49 @@ def test_additive_task_is_reproducible_and_rejects_bad_sizes():
         simulation.additive_task(4, n_background=0)
     with pytest.raises(ValueError, match="X must have shape"):
         a.predict(np.zeros((2, 5)))
+
+
+def test_sickness_model_is_two_when_both_symptoms_whichever_network():
+    import itertools
+
+    from course_utils.simulation import sickness_model
+
+    rows = torch.tensor(list(itertools.product([0.0, 1.0], repeat=2)))
+    for through in ("fever", "cough"):
+        assert sickness_model(through)(rows).ravel().tolist() == [0.0, 0.0, 0.0, 2.0]
+    grid = torch.rand(50, 2) * 3 - 1
+    assert torch.allclose(sickness_model("fever")(grid), 2 * grid.min(dim=1, keepdim=True).values)
+    assert torch.allclose(sickness_model("cough")(grid), sickness_model("fever")(grid))
+    with pytest.raises(ValueError, match="through"):
+        sickness_model("headache")
+
+
+def test_prize_model_is_the_highest_score():
+    from course_utils.simulation import prize_model
+
+    scores = torch.rand(100, 3) * 10
+    assert torch.allclose(prize_model()(scores), scores.max(dim=1, keepdim=True).values)
+    assert prize_model()(torch.tensor([[5.0, 4.0, 0.0]])).item() == 5.0
+
+
+def test_deeplift_reads_the_network_shapley_the_function():
+    # The point lesson 03 makes with these models: DeepLIFT's answer for the same function
+    # depends on how the network computes it; exact Shapley values do not.
+    from captum.attr import DeepLift
+
+    from course_utils.simulation import prize_model, sickness_model
+    from course_utils.xai.shapley import exact_shapley, interventional_game
+
+    both = torch.tensor([[1.0, 1.0]])
+    by_fever = DeepLift(sickness_model("fever")).attribute(both, torch.zeros_like(both), target=0)
+    by_cough = DeepLift(sickness_model("cough")).attribute(both, torch.zeros_like(both), target=0)
+    assert by_fever.ravel().tolist() == [2.0, 0.0] and by_cough.ravel().tolist() == [0.0, 2.0]
+    for through in ("fever", "cough"):
+        model = sickness_model(through)
+        game = interventional_game(lambda X: model(torch.as_tensor(X, dtype=torch.float32)).detach().numpy().ravel(),
+                                   np.ones(2), np.zeros((1, 2)))
+        assert np.allclose(exact_shapley(game, 2), [1.0, 1.0])
+    team = torch.tensor([[5.0, 4.0, 0.0]])
+    assert DeepLift(prize_model()).attribute(team, torch.zeros_like(team), target=0).ravel().tolist() == [5.0, 0.0, 0.0]
+    prize = lambda X: prize_model()(torch.as_tensor(X, dtype=torch.float32)).detach().numpy().ravel()  # noqa: E731
+    assert np.allclose(exact_shapley(interventional_game(prize, team.numpy()[0], np.zeros((1, 3))), 3), [3.0, 2.0, 0.0])

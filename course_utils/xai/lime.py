@@ -33,6 +33,7 @@ from .explanation import Explanation
 
 __all__ = [
     "kernel",
+    "sample_distances",
     "weighted_ridge",
     "forward_selection",
     "select_features",
@@ -114,6 +115,45 @@ def kernel(distances, kernel_width: float) -> np.ndarray:
     distances = check_array("distances", distances)
     kernel_width = check_real("kernel_width", kernel_width, low=0, low_inclusive=False)
     return np.exp(-distances ** 2 / kernel_width ** 2)
+
+
+DISTANCES = ("euclidean", "cosine")
+
+
+def sample_distances(Z, metric: str = "euclidean") -> np.ndarray:
+    """Distance of every row of ``Z`` to row 0 (the instance), as LIME feeds them to :func:`kernel`.
+
+    Parameters
+    ----------
+    Z : array-like, shape (n, d)
+        Interpretable samples; row 0 is the instance itself.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        ``"euclidean"``: ``||z - x||`` (lime_tabular; for 0/1 rows, the square root of the number
+        of features that differ). ``"cosine"``: lime_text's ``100 * (1 - cos(z, x))``, where a row
+        of zeros has cosine 0 (distance 100), as in scikit-learn's ``cosine_distances``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        0 for row 0.
+
+    Examples
+    --------
+    >>> sample_distances(np.array([[1, 1, 1, 1], [1, 0, 0, 1]])).round(3)
+    array([0.   , 1.414])
+    >>> sample_distances(np.array([[1, 1, 1, 1], [1, 0, 0, 1]]), "cosine").round(3)
+    array([ 0.   , 29.289])
+    """
+    Z = check_array("Z", Z, ndim=2, nonempty=True)
+    check_in("metric", metric, DISTANCES)
+    if metric == "euclidean":
+        return np.linalg.norm(Z - Z[0], axis=1)
+    norms = np.linalg.norm(Z, axis=1)
+    scale = norms * norms[0]
+    cosine = np.divide(Z @ Z[0], scale, out=np.zeros(len(Z)), where=scale > 0)
+    distances = np.maximum(100.0 * (1.0 - cosine), 0.0)
+    distances[0] = 0.0  # exactly, not up to rounding
+    return distances
 
 
 def weighted_ridge(Z: np.ndarray, y: np.ndarray, weights: np.ndarray, alpha: float = 1.0) -> tuple[float, np.ndarray]:
@@ -437,7 +477,7 @@ def lime_tabular(predict_fn: Callable[[np.ndarray], np.ndarray], x, X_train, *, 
     check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
     Z, samples = sample_tabular(x, X_train, n_samples, rng, categorical_features=categorical, discretize=discretize)
     y = _check_predictions(predict_fn(samples), n_samples)
-    weights = kernel(np.linalg.norm(Z - Z[0], axis=1), width)
+    weights = kernel(sample_distances(Z, "euclidean"), width)
     return fit_sparse_surrogate(Z, y, weights, n_features, feature_selection=feature_selection)
 
 
@@ -525,7 +565,7 @@ def lime_binary(predict_fn: Callable[[np.ndarray], np.ndarray], d: int, *, n_fea
     check_in("feature_selection", feature_selection, FEATURE_SELECTIONS)
     masks = sample_masks(d, n_samples, rng)
     y = _check_predictions(predict_fn(masks), n_samples)
-    distances = 100.0 * (1.0 - np.sqrt(masks.sum(axis=1) / d))
+    distances = sample_distances(masks, "cosine")  # row 0, the instance, keeps every feature
     return fit_sparse_surrogate(masks, y, kernel(distances, width), n_features, feature_selection=feature_selection)
 
 
@@ -818,6 +858,15 @@ def _kernel_cases(rng: np.random.Generator) -> list[tuple]:
     return [(np.array([0.0, 0.5, 1.0, 2.0]), 1.0), (rng.uniform(0, 5, size=20), 2.6), (np.array([3.0]), 0.75)]
 
 
+def _distance_cases(rng: np.random.Generator) -> list[tuple]:
+    masks = (rng.random((12, 7)) < 0.6).astype(float)
+    masks[0], masks[5] = 1.0, 0.0  # the instance keeps every feature; one sample keeps none
+    other = (rng.random((9, 5)) < 0.5).astype(float)
+    other[0] = [1, 0, 1, 1, 0]  # an instance that does not have every feature
+    return [(masks, "euclidean"), (masks, "cosine"), (other, "cosine"), (rng.normal(size=(6, 3)), "euclidean"),
+            (np.array([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 1.0]]), "cosine")]
+
+
 def _weighted_problem(rng: np.random.Generator, n: int = 60, k: int = 4) -> tuple:
     Z = rng.normal(size=(n, k))
     y = Z @ rng.normal(size=k) + 0.3 + 0.1 * rng.normal(size=n)
@@ -847,6 +896,9 @@ def _pick_cases(rng: np.random.Generator) -> list[tuple]:
 EXERCISES = register(
     Exercise("2.1", "the proximity kernel", kernel, _kernel_cases,
              "return np.exp(-distances ** 2 / kernel_width ** 2) (square both the distance and the width)."),
+    Exercise("2.5", "the distances the kernel is fed", sample_distances, _distance_cases,
+             "euclidean: the norm of each row minus row 0. cosine: 100 * (1 - cos), where cos is the dot "
+             "product of a row with row 0 divided by both norms; a row whose norm is 0 has cos 0."),
     Exercise("2.2", "weighted ridge regression", weighted_ridge, _ridge_cases,
              "centre Z and y on their weighted means (np.average(..., weights=weights)); solve "
              "(Zc.T @ (weights[:, None] * Zc) + alpha * I) coef = Zc.T @ (weights * yc); the intercept is "

@@ -130,7 +130,7 @@ def exact_shapley(value_fn: Callable[[frozenset], float], n_players: int) -> np.
 
     Examples
     --------
-    The game of the lecture's slides (players 1, 2, 3 are 0, 1, 2 here):
+    The three-player worked example of lesson 03 (players 1, 2, 3 are 0, 1, 2 here):
 
     >>> table = {(): 0, (0,): 100, (1,): 125, (2,): 50, (0, 1): 270, (0, 2): 375,
     ...          (1, 2): 350, (0, 1, 2): 500}
@@ -681,7 +681,7 @@ class _TableGame:
         return self.table[frozenset(coalition)]
 
 
-def _slides_game() -> _TableGame:
+def _example_game() -> _TableGame:
     values = {(): 0, (0,): 100, (1,): 125, (2,): 50, (0, 1): 270, (0, 2): 375, (1, 2): 350, (0, 1, 2): 500}
     return _TableGame({frozenset(k): float(v) for k, v in values.items()})
 
@@ -693,7 +693,7 @@ def _random_game(n: int, rng: np.random.Generator) -> _TableGame:
 
 def _contribution_cases(rng: np.random.Generator) -> list[tuple]:
     game = _random_game(5, rng)
-    return [(_slides_game(), (0, 1, 2)), (_slides_game(), (2, 0, 1)), (game, tuple(rng.permutation(5).tolist())),
+    return [(_example_game(), (0, 1, 2)), (_example_game(), (2, 0, 1)), (game, tuple(rng.permutation(5).tolist())),
             (game, (4, 3, 2, 1, 0))]
 
 

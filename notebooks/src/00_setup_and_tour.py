@@ -227,18 +227,22 @@ def show_prediction(index=0):
     ax_probs.bar(range(10), probabilities[index])
     ax_probs.set_xticks(range(10))
     ax_probs.set_ylim(0, 1)
+    ax_probs.set(xlabel="class", ylabel="probability")
     ax_probs.set_title("predicted probabilities")
     plt.show()
 
 
 widgets.interact(show_prediction, index=widgets.IntSlider(value=0, min=0, max=199, description="digit"));
 
+# %%
+wrong = np.flatnonzero(probabilities[:200].argmax(axis=1) != y_test[:200].numpy())
+print(f"the model gets {len(wrong)} of the first 200 test digits wrong: {wrong.tolist()}")
+
 # %% [markdown]
 # ### Think
 #
-# 1. Digit 8 of the test set is hard for many models. Find a test digit the model gets
-#    wrong with the slider (hint: look for a tall bar on the wrong class). Would *you* have
-#    got it right?
+# 1. Look at the test digits the model gets wrong (their indices are printed above; with
+#    the slider, a tall bar on the wrong class). Would *you* have got them right?
 # 2. Later lessons explain the model's **logits**, not its softmax probabilities. Why might
 #    the gradient of a probability that is already 0.999 say little about the input?
 #

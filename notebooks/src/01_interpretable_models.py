@@ -27,7 +27,8 @@ ctx = setup_notebook(seed=0)
 # %% [markdown]
 # ## 1 · The map of XAI (about 5 minutes)
 #
-# The lecture sorts explanation methods along three axes:
+# Explanation methods are commonly sorted along three axes (as in the XAI overview this
+# course grew from):
 #
 # | axis | one end | other end |
 # |---|---|---|

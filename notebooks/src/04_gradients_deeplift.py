@@ -109,8 +109,8 @@ fig, axes = plt.subplots(1, 4, figsize=(11, 3))
 show_image(digit[0], ax=axes[0], title=f"the digit ({label})")
 show_image(gradient_by_hand[0].abs() / gradient_by_hand.abs().max(), ax=axes[1], title="|gradient| (Simonyan)",
            cmap="inferno")
-show_attribution(gradient_by_hand[0], ax=axes[2], title="gradient (signed)")
-show_attribution(input_x_gradient_by_hand[0], ax=axes[3], title="gradient × input")
+show_attribution(gradient_by_hand[0], ax=axes[2], title="gradient (signed)", colorbar=True)
+show_attribution(input_x_gradient_by_hand[0], ax=axes[3], title="gradient × input", colorbar=True)
 fig.tight_layout()
 plt.show()
 
@@ -148,7 +148,7 @@ ax.axvspan(0.5, 1.0, color="tab:gray", alpha=0.2, label="gradient = 0 here")
 ax.set_xlabel(r"$\alpha$ (input $= \alpha \cdot (1, 1)$)")
 ax.set_ylabel("f")
 ax.set_title("the output rises, then saturates")
-ax.legend()
+ax.legend(loc="lower right")
 plt.show()
 
 # %% [markdown]
@@ -165,6 +165,34 @@ plt.show()
 #
 # By the fundamental theorem of calculus for path integrals, the attributions add up to
 # the change of the output: $\sum_i \mathrm{IG}_i(x) = f(x) - f(x')$ (**completeness**).
+# The picture: walk from the black image to the digit, and add up, step by step, how much
+# each pixel's gradient pushes the class score; the running total is the score's rise.
+
+# %%
+path_digit, path_label = X_test[:1].to(device), int(y_test[0])
+alpha_grid = torch.linspace(0, 1, 51, device=device)
+path_points = (alpha_grid.view(-1, 1, 1, 1) * path_digit).requires_grad_(True)  # black baseline -> digit
+path_scores = model(path_points)[:, path_label]
+path_gradients = torch.autograd.grad(path_scores.sum(), path_points)[0]
+rate = (path_gradients * path_digit).flatten(1).sum(dim=1)  # d score / d alpha along the path
+running_total = torch.cat([torch.zeros(1, device=device), torch.cumulative_trapezoid(rate, alpha_grid)])
+
+fig, axes = plt.subplots(1, 6, figsize=(12, 2.8), width_ratios=[1, 1, 1, 1, 1, 3.5])
+for ax, alpha in zip(axes, [0.0, 0.25, 0.5, 0.75, 1.0]):
+    show_image(alpha * path_digit[0].cpu(), ax=ax, title=f"α = {alpha}")
+ax = axes[-1]
+ax.plot(alpha_grid.cpu(), (path_scores - path_scores[0]).detach().cpu(), label="score(α) − score(0)")
+ax.plot(alpha_grid.cpu(), running_total.detach().cpu(), "--", label="running sum of gradient · step")
+ax.set(xlabel="α: the point x' + α (x − x') on the path", ylabel=f"class {path_label} logit",
+       title="IG adds up the gradient along the path")
+ax.legend(loc="upper left", fontsize=8)
+fig.tight_layout()
+plt.show()
+path_error = (running_total[-1] - (path_scores[-1] - path_scores[0])).abs().item()
+print(f"sum along the path {running_total[-1].item():.3f} vs the score's rise "
+      f"{(path_scores[-1] - path_scores[0]).item():.3f} (difference {path_error:.3f}, the 51-point rule's error)")
+
+# %% [markdown]
 # In practice the integral is a sum over $m$ points; the paper's is the right Riemann sum
 #
 # $$\mathrm{IG}_i(x) \approx (x_i - x'_i) \cdot \frac{1}{m} \sum_{k=1}^{m} \frac{\partial f\big(x' + \tfrac{k}{m} (x - x')\big)}{\partial x_i} .$$
@@ -272,10 +300,12 @@ for method in ["riemann_right", "riemann_middle", "gausslegendre"]:
         gaps = completeness_gap(model, some_digits, some_labels, ig, torch.zeros_like(some_digits))
         relative_gap[method].append((gaps / deltas).abs().mean().item())
     ax.loglog(steps_grid, relative_gap[method], marker="o", label=method)
+ax.set_xticks(steps_grid, [str(steps) for steps in steps_grid])  # one label per point, no overprinted minor ticks
+ax.minorticks_off()
 ax.set_xlabel("number of points on the path")
 ax.set_ylabel("|sum IG - Δf| / |Δf|")
 ax.set_title("IG's completeness gap vs steps")
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
 plt.show()
 
 # %%
@@ -341,10 +371,10 @@ print("guided backprop: ours == captum GuidedBackprop:", torch.allclose(guided_o
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(11, 3))
-show_attribution(gradient_by_hand[0], ax=axes[0], title="gradient")
-show_attribution(smoothgrad_ours[0], ax=axes[1], title=f"SmoothGrad ({n_noisy} samples)")
-show_attribution(guided_ours[0], ax=axes[2], title="guided backprop, class 8")
-show_attribution(guided_backprop(model, digit, 3)[0], ax=axes[3], title="guided backprop, class 3")
+show_attribution(gradient_by_hand[0], ax=axes[0], title="gradient", colorbar=True)
+show_attribution(smoothgrad_ours[0], ax=axes[1], title=f"SmoothGrad ({n_noisy} samples)", colorbar=True)
+show_attribution(guided_ours[0], ax=axes[2], title="guided backprop, class 8", colorbar=True)
+show_attribution(guided_backprop(model, digit, 3)[0], ax=axes[3], title="guided backprop, class 3", colorbar=True)
 fig.tight_layout()
 plt.show()
 
@@ -500,13 +530,13 @@ references = {
     "blurred": gaussian_blur(digit, kernel_size=[13, 13], sigma=[3.0, 3.0]),
     "mean image": X_test.mean(dim=0, keepdim=True).to(device),
 }
-fig, axes = plt.subplots(2, 3, figsize=(8, 5.5))
+fig, axes = plt.subplots(2, 3, figsize=(9.5, 5.5))
 for column, (name, reference) in enumerate(references.items()):
     attribution = DeepLift(model).attribute(digit, reference, target=label)
     with torch.no_grad():
         change = (model(digit) - model(reference))[0, label].item()
     show_image(reference[0], ax=axes[0, column], title=f"reference: {name}")
-    show_attribution(attribution[0], ax=axes[1, column], title=f"DeepLIFT, Δf = {change:.1f}")
+    show_attribution(attribution[0], ax=axes[1, column], title=f"DeepLIFT, Δf = {change:.1f}", colorbar=True)
 fig.tight_layout()
 plt.show()
 
@@ -708,7 +738,7 @@ for name, values in drops.items():
 ax.set_xlabel("pixels erased")
 ax.set_ylabel("drop in log-odds (8 vs 3)")
 ax.set_title(f"erasing what each method ranks highest, {len(x8)} eights (mean ± s.e.)")
-ax.legend()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
 plt.show()
 
 # %%
@@ -716,6 +746,7 @@ plt.show()
 import pandas as pd
 
 summary = pd.DataFrame({
+    "drop after 10 pixels": {name: values[:, erased_counts.index(10)].mean().item() for name, values in drops.items()},
     "drop after 50 pixels": {name: values[:, erased_counts.index(50)].mean().item() for name, values in drops.items()},
     "drop after 157 pixels": {name: values[:, -1].mean().item() for name, values in drops.items()},
     "mean over the curve": {name: values.mean().item() for name, values in drops.items()},
@@ -729,31 +760,40 @@ print("guided backprop × input is the weakest attribution method:",
 print("every attribution method beats random after 50 pixels:",
       bool((summary["drop after 50 pixels"].drop("random") > summary["drop after 50 pixels"]["random"]).all()))
 print("DeepLIFT within 10% of the best over the curve:", bool(curve["DeepLIFT"] >= 0.9 * curve.max()))
+print("guided backprop × input drops the log-odds at least 2x more than random after 10 and after 50 pixels:",
+      all(summary[column]["guided backprop × input"] > 2 * summary[column]["random"]
+          for column in ("drop after 10 pixels", "drop after 50 pixels")))
 
 # %%
+for column in ("drop after 10 pixels", "drop after 50 pixels", "mean over the curve"):
+    values = summary[column]
+    print(f"{column}: guided backprop × input {values['guided backprop × input']:.1f}, random {values['random']:.1f}, "
+          f"the best ({values.idxmax()}) {values.max():.1f}")
 summary.round(1)
 
 # %% [markdown]
 # One 8, its $S_{\text{diff}}$ maps, and the image after erasing 157 pixels:
 
 # %%
-fig, axes = plt.subplots(2, len(scores), figsize=(2.3 * len(scores), 5))
+fig, axes = plt.subplots(2, len(scores), figsize=(2.8 * len(scores), 5))
 with torch.no_grad():
     start = eight_vs_three(x8[:1]).item()
 for column, (name, score) in enumerate(scores.items()):
     erased = erase_top(x8[:1], score[:1], 157, positive_only=True)
     with torch.no_grad():
         after = eight_vs_three(erased).item()
-    show_attribution(score[0], ax=axes[0, column], title=name)
+    show_attribution(score[0], ax=axes[0, column], title=name, colorbar=True)
     show_image(erased[0], ax=axes[1, column], title=f"log-odds {start:.0f} → {after:.0f}")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # **Compared with the paper.** As in the paper, guided backprop is the weakest attribution
-# method: its maps barely depend on the class (section 4), so its top pixels are "the
-# digit", not "what makes it an 8 rather than a 3"; early on it does little better than
-# erasing random pixels of the digit. Also as in the paper, Integrated Gradients and
+# method (checked above): its maps barely depend on the class (section 4), so its top
+# pixels are "the digit", not "what makes it an 8 rather than a 3". Yet it is far from
+# useless: it beats random erasure by a wide margin from the first pixels on, and its
+# shortfall against the best method is printed above (after 10 and 50 pixels, and over
+# the curve); how large it is depends on the network. Also as in the paper, Integrated Gradients and
 # gradient × input are close, which says that saturation is not a big effect for this
 # CNN on MNIST. DeepLIFT with the Rescale rule lands with them; the paper's edge for
 # DeepLIFT came from its RevealCancel rule, which captum does not implement (the paper's
@@ -863,6 +903,8 @@ attribution_methods = [m for m in dna_methods if m != "random"]
 print("every attribution method finds the motifs (>= 0.8 on every task):",
       bool((hits.loc[attribution_methods] >= 0.8).all().all()))
 print("random stays below 0.4 on every task:", bool((hits.loc["random"] < 0.4).all()))
+spread = hits.loc[attribution_methods].max() - hits.loc[attribution_methods].min()
+print("the four methods lie within 0.1 of each other on every task (no method ahead):", bool((spread < 0.1).all()))
 
 # %%
 first = int(torch.where(dna_test.y[:, 0] == 1)[0][0])
@@ -882,8 +924,10 @@ plt.show()
 
 # %% [markdown]
 # **Compared with the paper.** All four attribution methods put most of their top
-# positions on the inserted motifs, far above random; on this small, easy simulation they
-# agree. Two things make it easier than the paper's setting: the global max pool means one
+# positions on the inserted motifs, far above random, and they agree (checked above, in
+# both modes: fast mode, with 2,000 training sequences and 30 explained per task, shows
+# the mechanics; full mode, with 8,000 and 200, gives the same picture). So this
+# experiment does **not** reproduce the paper's ranking, and says so. Two things make it easier than the paper's setting: the global max pool means one
 # instance of each motif is enough, so there is little saturation to trip the gradient,
 # and our motifs are clean consensus sites. The paper's differences showed up on weaker
 # motif matches and with its RevealCancel rule. The shaded plot also shows what the
