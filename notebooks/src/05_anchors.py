@@ -713,7 +713,8 @@ plt.show()
 length_vs_confidence = pd.Series([len(r.predicates) for r in pooled.anchor]).corr(
     pd.Series(pooled.confidence.to_numpy()), method="spearman")
 print(f"rank correlation of anchor length and confidence over {len(pooled)} anchors: {length_vs_confidence:.2f} "
-      f"({'longer anchors for less confident predictions' if length_vs_confidence < 0 else 'no such trend'} in this run)")
+      f"({'longer anchors for less confident predictions' if length_vs_confidence <= -0.3 else 'no clear trend'} "
+      f"in this run; a trend is called clear from -0.3 down)")
 print(f"explanations that found no anchor (precision < tau): {sum(not r.is_anchor for r in pooled.anchor)} "
       f"of {len(pooled)}")
 
