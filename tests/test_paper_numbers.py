@@ -50,6 +50,13 @@ def test_deeplift_protocol():
     assert values["dna"] == {"sequence length": 200, "background": {"A": 0.3, "C": 0.2, "G": 0.2, "T": 0.3}}
 
 
+def test_woods_ara():
+    # Woods, Chen, Teuscher 2019, abstract: "an Accuracy-Robustness Area (ARA) of 0.0053, an ARA 2.4x
+    # greater than the previous state of the art" (ImageNet).
+    assert papers.WOODS_ARA["values"] == {"ImageNet": {"ARA": 0.0053, "ratio to the previous state of the art": 2.4}}
+    assert "previous robust state of the art" in papers.WOODS_ARA["data"]
+
+
 def test_course_simulation_uses_the_papers_background():
     from course_utils.simulation import BACKGROUND
 
