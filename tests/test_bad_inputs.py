@@ -309,7 +309,8 @@ SPECS: dict[str, Spec] = {
     "xai.attacks.margin": Spec(lambda: dict(logits=torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), y=labels())),
     "xai.attacks.accuracy_under_attack": Spec(lambda: dict(model=M(), X=images(), y=labels(), attack=_fgsm, batch_size=2)),
     "xai.attacks.accuracy_vs_eps": Spec(lambda: dict(model=M(), X=images(), y=labels(), epsilons=[0.0, 0.1],
-                                                     attack=_fgsm_eps, batch_size=2)),
+                                                     attack=_fgsm_eps, batch_size=2),
+                                        valid={("epsilons", "one value too few")}),  # one attack size: one accuracy
     "xai.attacks.accuracy_robustness_area": Spec(lambda: dict(epsilons=[0.0, 0.1, 0.2], accuracies=[1.0, 0.5, 0.2])),
     # ---------------------------------------------------------------- counterfactuals
     "xai.counterfactuals.mad": Spec(lambda: dict(X=table())),
@@ -367,10 +368,12 @@ SPECS: dict[str, Spec] = {
                                              batch_size=8)),
     "xai.evaluation.noisy_gradient_maps": Spec(lambda: dict(model=M(), x=images(), target=labels(), n_samples=2, rng=0)),
     # ---------------------------------------------------------------- gradcam
-    "xai.gradcam.class_model_visualisation": Spec(lambda: dict(model=M(), targets=[0, 2], shape=(1, 6, 6), steps=2)),
+    "xai.gradcam.class_model_visualisation": Spec(lambda: dict(model=M(), targets=[0, 2], shape=(1, 6, 6), steps=2),
+                                                   valid={("targets", "one value too few")}),  # one image fewer
     "xai.gradcam.layer_activations_and_gradients": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
     "xai.gradcam.gradcam_weights": Spec(lambda: dict(gradients=torch.randn(2, 3, 4, 4))),
-    "xai.gradcam.gradcam_map": Spec(lambda: dict(activations=torch.rand(2, 3, 4, 4), weights=torch.randn(2, 3), size=(8, 8))),
+    "xai.gradcam.gradcam_map": Spec(lambda: dict(activations=torch.rand(2, 3, 4, 4), weights=torch.randn(2, 3), size=(8, 8)),
+                                     valid={("size", "out-of-range values")}),  # (107, 107): a larger upsampling
     "xai.gradcam.gradcam": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
     "xai.gradcam.guided_backprop": Spec(lambda: dict(model=M(), x=images(), target=labels())),
     "xai.gradcam.guided_gradcam": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
