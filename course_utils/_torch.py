@@ -26,7 +26,7 @@ from torch import nn
 from .validation import _got
 
 __all__ = ["check_model", "check_input", "check_input_shape", "check_target", "check_baseline", "check_layer", "model_device",
-           "model_dtype", "evaluating", "check_output", "selected_output", "output_gradient"]
+           "model_dtype", "evaluating", "check_output", "apply_model", "selected_output", "output_gradient"]
 
 
 def check_model(model, name: str = "model") -> nn.Module:
@@ -217,6 +217,16 @@ def check_output(out, target: torch.Tensor, *, name: str = "target") -> torch.Te
     if bad.any():
         raise ValueError(f"model returned NaN or inf for {int(bad.sum())} of {len(out)} examples.")
     return out
+
+
+def apply_model(model: nn.Module, x: torch.Tensor, *, name: str = "x"):
+    """``model(x)``; a shape the model cannot take becomes a ValueError naming ``name`` and its shape."""
+    try:
+        return model(x)
+    except RuntimeError as err:
+        if "out of memory" in str(err):
+            raise
+        raise ValueError(f"{name} of shape {tuple(x.shape)} does not fit the model: {str(err)[:160]}") from err
 
 
 def selected_output(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, of: str = "logit",

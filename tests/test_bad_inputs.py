@@ -403,11 +403,15 @@ SPECS: dict[str, Spec] = {
     "xai.manipulation.differentiable_gradcam": Spec(lambda: (lambda m: dict(model=m, layer=m[1], x=images(),
                                                                             target=labels()))(image_model()),
                                                     no_train_mode=True),  # a training loss's building block
-    "xai.manipulation.region_mass": Spec(lambda: dict(maps=images()[:, 0], box=(0, 0, 3, 3))),
-    "xai.manipulation.trigger_box": Spec(lambda: dict(shape=(1, 6, 6), size=2, margin=1)),
+    "xai.manipulation.region_mass": Spec(lambda: dict(maps=images()[:, 0], box=(0, 0, 3, 3)),
+                                         valid={("maps", "one row too few")}),  # three maps: three masses
+    "xai.manipulation.trigger_box": Spec(lambda: dict(shape=(1, 6, 6), size=2, margin=1),
+                                         valid={("shape", "out-of-range values")}),  # (100, 105, 105): larger images
     "xai.manipulation.add_trigger": Spec(lambda: dict(x=images(), size=2, value=1.0)),
     "xai.manipulation.poison_dataset": Spec(lambda: dict(X=images(6), y=labels(6), fraction=0.5, target_class=0, size=2,
-                                                        rng=0)),
+                                                        rng=0),
+                                            # the labels of any number of classes (99.. here) are relabelled alike
+                                            valid={("y", "labels out of range")}),
     "xai.manipulation.penultimate_features": Spec(lambda: (lambda m: dict(model=m, layer=m[2], X=images(),
                                                                           batch_size=2))(image_model())),
     "xai.manipulation.spectral_signature_scores": Spec(lambda: dict(features=table())),

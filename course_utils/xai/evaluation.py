@@ -29,7 +29,7 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
-from ..validation import check_nonnegative_int, check_positive_int, check_real
+from ..validation import check_box, check_nonnegative_int, check_positive_int, check_real
 from .._torch import (check_baseline, check_input, check_model, check_target, evaluating, output_gradient, selected_output)
 
 __all__ = [
@@ -376,15 +376,7 @@ def box_iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
 
 
 def _check_box(box, name: str = "box") -> tuple[float, float, float, float]:
-    """``(x0, y0, x1, y1)`` as four finite floats with x0 <= x1 and y0 <= y1."""
-    if isinstance(box, (str, bytes)):
-        raise TypeError(f"{name} must be four numbers (x0, y0, x1, y1), got a string {box!r}.")
-    values = np.asarray(box.tolist() if hasattr(box, "tolist") else box, dtype=float) if box is not None else None
-    if values is None or values.shape != (4,) or not np.isfinite(values).all():
-        raise ValueError(f"{name} must be four finite numbers (x0, y0, x1, y1), got {box!r}.")
-    if values[2] < values[0] or values[3] < values[1]:
-        raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1, got {tuple(values.tolist())}.")
-    return tuple(float(v) for v in values)
+    return check_box(name, box)
 
 
 def _as_map(heatmap) -> np.ndarray:
