@@ -323,8 +323,10 @@ SPECS: dict[str, Spec] = {
     "xai.counterfactuals.wachter_batch": Spec(lambda: dict(model=tabular_model(), X=table()[:2], target=0.5,
                                                            mad=np.ones(4), steps=20)),
     # ---------------------------------------------------------------- evaluation
-    "xai.evaluation.erase_top": Spec(lambda: dict(x=images(), scores=images().flip(0), k=3)),
-    "xai.evaluation.erasure_curve": Spec(lambda: dict(model=M(), x=images(), scores=images().flip(0), counts=[0, 3, 10])),
+    "xai.evaluation.erase_top": Spec(lambda: dict(x=images(), scores=images().flip(0), k=3),
+                                     valid={("k", "zero")}),  # nothing erased: the first point of an erasure curve
+    "xai.evaluation.erasure_curve": Spec(lambda: dict(model=M(), x=images(), scores=images().flip(0), counts=[0, 3, 10]),
+                                         valid={("counts", "one value too few")}),  # a curve of two points
     "xai.evaluation.rank_correlation": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:])),
     "xai.evaluation.pearson_correlation": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:])),
     "xai.evaluation.top_k_intersection": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:], k=2)),
@@ -332,10 +334,12 @@ SPECS: dict[str, Spec] = {
     "xai.evaluation.box_iou": Spec(lambda: dict(box_a=(0, 0, 2, 2), box_b=(1, 1, 3, 3)),
                                    valid={("box_a", "out-of-range values"), ("box_b", "out-of-range values")}),
     "xai.evaluation.threshold_box": Spec(lambda: dict(heatmap=heatmap())),
-    "xai.evaluation.pointing_game": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6))),
+    "xai.evaluation.pointing_game": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6)),
+                                         valid={("heatmap", "one column too few")}),  # an 8x7 map: the box still fits
     "xai.evaluation.weak_localisation": Spec(lambda: dict(heatmaps=np.stack([heatmap(), heatmap().T]),
                                                           boxes=[(2, 2, 6, 6), (0, 0, 8, 8)])),
-    "xai.evaluation.box_mass": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6))),
+    "xai.evaluation.box_mass": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6)),
+                                    valid={("heatmap", "one column too few")}),  # an 8x7 map: the box still fits
     "xai.evaluation.randomise_layer": Spec(lambda: dict(module=nn.Linear(3, 2), rng=0), no_train_mode=True),
     "xai.evaluation.cascading_randomisation": Spec(lambda: dict(model=M(), layer_names=["4", "0"], rng=0),
                                                    no_train_mode=True),
@@ -362,8 +366,10 @@ SPECS: dict[str, Spec] = {
                                                    n_samples=3, rng=0)),
     "xai.evaluation.infidelity_optimal": Spec(lambda: dict(model=M(), x=images(), target=labels(), n_samples=8,
                                                            batch_size=8, rng=0)),
-    "xai.evaluation.rise_masks": Spec(lambda: dict(n_masks=3, size=(6, 6), cell_size=3, rng=0)),
-    "xai.evaluation.rise_saliency": Spec(lambda: dict(scores=torch.rand(4, 3), masks=torch.rand(3, 6, 6), p_keep=0.5)),
+    "xai.evaluation.rise_masks": Spec(lambda: dict(n_masks=3, size=(6, 6), cell_size=3, rng=0),
+                                      valid={("size", "out-of-range values")}),  # (105, 105): masks for larger images
+    "xai.evaluation.rise_saliency": Spec(lambda: dict(scores=torch.rand(4, 3), masks=torch.rand(3, 6, 6), p_keep=0.5),
+                                         valid={("scores", "one row too few")}),  # three images' scores: three maps
     "xai.evaluation.rise": Spec(lambda: dict(model=M(), x=images(), target=labels(), n_masks=4, cell_size=3, rng=0,
                                              batch_size=8)),
     "xai.evaluation.noisy_gradient_maps": Spec(lambda: dict(model=M(), x=images(), target=labels(), n_samples=2, rng=0)),
@@ -433,7 +439,8 @@ SPECS: dict[str, Spec] = {
                                                       top_mask=images() > 0.5)),
     "xai.robustness.fine_tune": Spec(lambda: dict(model=M(), X=images(), y=labels(), epochs=1.0, batch_size=2, rng=0),
                                      no_train_mode=True),
-    "xai.evaluation.max_relative_change": Spec(lambda: dict(reference=images(), perturbed=torch.stack([images()] * 2))),
+    "xai.evaluation.max_relative_change": Spec(lambda: dict(reference=images(), perturbed=torch.stack([images()] * 2)),
+                                               valid={("perturbed", "one row too few")}),  # one perturbation sample
     "xai.evaluation.evaluate_explanations": Spec(lambda: dict(
         explain_fn=_explain_model, model=M(), x=images(), target=labels(), n_steps=2, n_infidelity=2, n_sensitivity=1, rng=0)),
     "xai.methods.cell_masks": Spec(lambda: dict(masks=np.eye(4), size=(6, 6), cell_size=3)),

@@ -250,7 +250,7 @@ def test_threshold_box_takes_the_largest_8_connected_segment():
     assert ev.threshold_box(np.zeros((4, 4))) is None
     with pytest.raises(ValueError, match="fraction must be a real number > 0 and <= 1"):
         ev.threshold_box(heat, fraction=0.0)
-    with pytest.raises(ValueError, match="heatmap must be 2-D"):
+    with pytest.raises(ValueError, match="heatmap must have 2 dimension"):
         ev.threshold_box(np.zeros((1, 4, 4)))
 
 
