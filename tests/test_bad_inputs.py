@@ -276,11 +276,15 @@ SPECS: dict[str, Spec] = {
     "xai.anchors.rule_from_text": Spec(lambda: dict(texts=["age > 0.50"], predicates=[(0, ">", 0.5), (0, "<=", 0.5)],
                                                     feature_names=["age", "colour"]), skip={"texts"}),
     "xai.anchors.conditional_sample": Spec(lambda: dict(x=table()[0], X_train=table(), rule=[(0, ">", -5.0)],
-                                                        n_samples=5, rng=0)),
+                                                        n_samples=5, rng=0),
+            valid={("n_samples", "zero")}),  # an empty batch: check_nonnegative_int by design
     "xai.anchors.perturb_text": Spec(lambda: dict(tokens=["a", "good", "film"], keep=[1], n_samples=4, rng=0),
-                                     skip={"replacements"}),
+                                     skip={"replacements"},
+            # an empty batch (check_nonnegative_int by design); keep=[]: the empty anchor keeps no word
+            valid={("n_samples", "zero"), ("keep", "empty")}),
     "xai.anchors.precision_and_coverage": Spec(lambda: dict(predict_fn=label_fn, Z=table(), label=1, X_pool=table(),
-                                                            rule=[(0, ">", 0.0)])),
+                                                            rule=[(0, ">", 0.0)]),
+            valid={("label", "negative int")}),  # -1 is a class label (the +-1 convention)
     "xai.anchors.kl_bernoulli": Spec(lambda: dict(p=0.3, q=0.5)),
     "xai.anchors.kl_upper_bound": Spec(lambda: dict(p_hat=0.3, n=10, beta=1.0), valid={("n", "float for an int")}),
     "xai.anchors.kl_lower_bound": Spec(lambda: dict(p_hat=0.3, n=10, beta=1.0), valid={("n", "float for an int")}),
@@ -288,15 +292,19 @@ SPECS: dict[str, Spec] = {
     "xai.anchors.kl_lucb": Spec(lambda: dict(draw=_draw, n=np.full(5, 10.0), positives=np.array([2.0, 9, 5, 7, 4]),
                                              top_n=2, epsilon=0.05, delta=0.05, batch_size=20)),
     "xai.anchors.extend_beam": Spec(lambda: dict(beam=[()], slots=[0, 0, 1, 1], holds=np.eye(4, dtype=bool)[[0, 1, 2, 3, 0]],
-                                                 min_coverage=0.0)),
+                                                 min_coverage=0.0),
+            valid={("slots", "out-of-range values")}),  # slots are group ids: any ints group alike
     "xai.anchors.lime_rule_scores": Spec(lambda: dict(intercept=0.4, weights={0: 0.3, 2: -0.2}, x_codes=np.array([1, 0, 2]),
-                                                      Z_codes=np.array([[1, 0, 2], [1, 1, 0], [0, 0, 2], [0, 1, 1]]))),
+                                                      Z_codes=np.array([[1, 0, 2], [1, 1, 0], [0, 0, 2], [0, 1, 1]])),
+            valid={("x_codes", "out-of-range values"), ("Z_codes", "out-of-range values")}),  # codes are compared for equality: any ints
     "xai.anchors.simulated_user": Spec(lambda: dict(covered=np.array([True, False, True, True]),
                                                     user_predictions=np.array([1, 0, 0, 1]),
-                                                    model_predictions=np.array([1, 1, 1, 0]))),
+                                                    model_predictions=np.array([1, 1, 1, 0])),
+            valid={("model_predictions", "out-of-range values"), ("user_predictions", "out-of-range values")}),  # class labels of any value
     "xai.anchors.lime_threshold_coverage": Spec(lambda: dict(scores=[np.array([0.9, 0.55, 0.45, 0.1])],
                                                              model_predictions=np.array([1, 1, 0, 0]),
-                                                             target_precision=0.75)),
+                                                             target_precision=0.75),
+            valid={("model_predictions", "out-of-range values")}),  # class labels of any value
     # ---------------------------------------------------------------- attacks
     "xai.attacks.fgsm": Spec(lambda: dict(model=M(), x=images(), y=labels(), eps=0.1)),
     "xai.attacks.pgd": Spec(lambda: dict(model=M(), x=images(), y=labels(), eps=0.1, alpha=0.05, steps=2, rng=0),
