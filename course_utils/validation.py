@@ -24,6 +24,7 @@ __all__ = [
     "check_same_shape",
     "check_returned",
     "check_box",
+    "check_labels",
 ]
 
 
@@ -234,3 +235,20 @@ def check_box(name: str, box: Any) -> tuple[float, float, float, float]:
     if values[2] < values[0] or values[3] < values[1]:
         raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1, got {tuple(values.tolist())}.")
     return tuple(float(v) for v in values)
+
+
+def check_labels(name: str, value: Any, n: int | None = None) -> np.ndarray:
+    """``value`` as a non-empty 1-D array of class labels (any dtype; finite if numbers), of length ``n`` if given."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)) or np.ndim(value) != 1:
+        raise TypeError(f"{name} must be a 1-D array of class labels, {_got(value)}.")
+    labels = np.asarray(value)
+    if len(labels) == 0:
+        raise ValueError(f"{name} must not be empty, got shape {labels.shape}.")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"{name} must have one label per row ({n}), got {len(labels)}.")
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        raise ValueError(f"{name} must contain only finite values, got NaN or inf "
+                         f"in {int((~np.isfinite(labels)).sum())} of {labels.size} values.")
+    return labels

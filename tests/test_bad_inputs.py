@@ -493,11 +493,15 @@ SPECS: dict[str, Spec] = {
     "xai.lime.count_used_features": Spec(lambda: dict(model=_tree(), X=np.eye(4))),
     "xai.lime.recall": Spec(lambda: dict(explained=[1, 2], gold={1, 3})),
     # ---------------------------------------------------------------- permutation
-    "xai.permutation.accuracy": Spec(lambda: dict(y_true=np.array([0, 1, 1]), y_pred=np.array([0, 1, 0]))),
+    "xai.permutation.accuracy": Spec(lambda: dict(y_true=np.array([0, 1, 1]), y_pred=np.array([0, 1, 0])),
+                                     # class labels of any value (99, 100, ...)
+                                     valid={("y_true", "out-of-range values"), ("y_pred", "out-of-range values")}),
     "xai.permutation.permutation_drop": Spec(lambda: dict(predict_fn=label_fn, X=table(), y=label_fn(table()), column=1,
-                                                          rng=np.random.default_rng(0))),
+                                                          rng=np.random.default_rng(0)),
+                                             valid={("y", "out-of-range values")}),  # class labels of any value
     "xai.permutation.permutation_importance": Spec(lambda: dict(predict_fn=label_fn, X=table(), y=label_fn(table()),
-                                                                n_permutations=2, rng=0)),
+                                                                n_permutations=2, rng=0),
+                                                   valid={("y", "out-of-range values")}),  # class labels of any value
     "xai.permutation.nearest_neighbours": Spec(lambda: dict(X_train=table(), x=table()[0], k=3)),
     # ---------------------------------------------------------------- shapley
     "xai.shapley.marginal_contributions": Spec(lambda: dict(value_fn=slides_game, order=[2, 0, 1])),
