@@ -176,6 +176,11 @@ def proba_2_fn(Z):
     return np.column_stack([1 - p, p])
 
 
+def _sparse_proba_2_fn(Z):
+    """(N, 2) class probabilities of rows given as a scipy.sparse matrix (bag-of-words rows)."""
+    return proba_2_fn(Z.toarray() if hasattr(Z, "toarray") else Z)
+
+
 def heatmap() -> np.ndarray:
     heat = np.zeros((8, 8))
     heat[2:5, 3:6] = 1.0
@@ -464,10 +469,14 @@ SPECS: dict[str, Spec] = {
     "xai.gradients.rescale_multiplier": Spec(lambda: dict(z=torch.tensor([1.0, -1.0, 2.0]), z_ref=torch.tensor([0.0, 0.0, 1.0]))),
     # ---------------------------------------------------------------- lime
     "xai.lime.kernel": Spec(lambda: dict(distances=np.array([0.0, 1.0, 2.0]), kernel_width=2.0)),
-    "xai.lime.weighted_ridge": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w())),
-    "xai.lime.forward_selection": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2)),
-    "xai.lime.select_features": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2)),
-    "xai.lime.fit_sparse_surrogate": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2)),
+    "xai.lime.weighted_ridge": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w()),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
+    "xai.lime.forward_selection": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
+    "xai.lime.select_features": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
+    "xai.lime.fit_sparse_surrogate": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
     "xai.lime.sample_tabular": Spec(lambda: dict(x=table()[0], X_train=table(), n_samples=5, rng=0)),
     "xai.lime.lime_tabular": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], X_train=table(), n_features=2,
                                                n_samples=50, rng=0)),
@@ -476,7 +485,9 @@ SPECS: dict[str, Spec] = {
     "xai.lime.lime_binary": Spec(lambda: dict(predict_fn=lambda Mk: np.asarray(Mk, float) @ W4, d=4, n_features=2,
                                               n_samples=30, rng=0)),
     "xai.lime.submodular_pick": Spec(lambda: dict(W=table(5), budget=2)),
-    "xai.lime.coverage": Spec(lambda: dict(W=table(5), rows=[0, 2])),
+    "xai.lime.coverage": Spec(lambda: dict(W=table(5), rows=[0, 2]),
+                              # fewer picked rows (none: coverage 0) or fewer features are valid picks
+                              valid={("rows", "empty"), ("rows", "one value too few"), ("W", "one column too few")}),
     "xai.lime.random_explanation": Spec(lambda: dict(d=5, n_features=2, rng=0)),
     "xai.lime.greedy_removal": Spec(lambda: dict(predict_fn=lambda Mk: np.asarray(Mk, float) @ W4 / 2 + 0.5, d=4,
                                                  n_features=2)),
@@ -484,14 +495,22 @@ SPECS: dict[str, Spec] = {
                                                sigma=1.0)),
     "xai.lime.select_parzen_sigma": Spec(lambda: dict(X_fit=table(), labels_fit=(table()[:, 0] > 0).astype(int),
                                                       X_held_out=table(6), labels_held_out=(table(6)[:, 0] > 0).astype(int),
-                                                      sigmas=(0.5, 1.0))),
+                                                      sigmas=(0.5, 1.0)),
+                                        valid={("sigmas", "one value too few")}),  # one candidate width
     "xai.lime.parzen_gradient": Spec(lambda: dict(X_train=table(), labels=(table()[:, 0] > 0).astype(int), x=table()[1],
-                                                  sigma=1.0, features=np.arange(4))),
-    "xai.lime.masked_predictor": Spec(lambda: dict(predict_proba=proba_2_fn, x=np.array([1.0, 0.0, 2.0, 3.0]), label=1)),
-    "xai.lime.linear_model_features": Spec(lambda: dict(coef=np.array([0.0, 1.0, -2.0, 0.5]), x=np.array([1, 1, 0, 1]))),
+                                                  sigma=1.0, features=np.arange(4)),
+                                    # the gradient along fewer features (none: an empty gradient)
+                                    valid={("features", "empty"), ("features", "one value too few")}),
+    "xai.lime.masked_predictor": Spec(lambda: dict(predict_proba=_sparse_proba_2_fn, x=np.array([1.0, 0.0, 2.0, 3.0]),
+                                                   label=1)),
+    "xai.lime.linear_model_features": Spec(lambda: dict(coef=np.array([0.0, 1.0, -2.0, 0.5]), x=np.array([1, 1, 0, 1])),
+                                           # word counts of 100 are non-zero alike; coef of shape (1, d) is sklearn's coef_
+                                           valid={("x", "out-of-range values"), ("coef", "extra dimension")}),
     "xai.lime.tree_path_features": Spec(lambda: dict(tree=_tree(), x=np.array([1.0, 1.0, 0.0, 0.0]))),
     "xai.lime.count_used_features": Spec(lambda: dict(model=_tree(), X=np.eye(4))),
-    "xai.lime.recall": Spec(lambda: dict(explained=[1, 2], gold={1, 3})),
+    "xai.lime.recall": Spec(lambda: dict(explained=[1, 2], gold={1, 3}),
+                            # nothing explained (recall 0) and features outside gold are valid explanations
+                            valid={("explained", "empty"), ("explained", "out-of-range values")}),
     # ---------------------------------------------------------------- permutation
     "xai.permutation.accuracy": Spec(lambda: dict(y_true=np.array([0, 1, 1]), y_pred=np.array([0, 1, 0])),
                                      # class labels of any value (99, 100, ...)
