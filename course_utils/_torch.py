@@ -26,7 +26,7 @@ from torch import nn
 from .validation import _got
 
 __all__ = ["check_model", "check_input", "check_input_shape", "check_target", "check_baseline", "check_layer", "model_device",
-           "model_dtype", "evaluating", "check_output", "apply_model", "selected_output", "output_gradient"]
+           "model_dtype", "evaluating", "check_output", "check_target_fits", "apply_model", "selected_output", "output_gradient"]
 
 
 def check_model(model, name: str = "model") -> nn.Module:
@@ -217,6 +217,12 @@ def check_output(out, target: torch.Tensor, *, name: str = "target") -> torch.Te
     if bad.any():
         raise ValueError(f"model returned NaN or inf for {int(bad.sum())} of {len(out)} examples.")
     return out
+
+
+def check_target_fits(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, name: str = "target") -> None:
+    """Raise a ValueError naming ``name`` unless ``target`` indexes the model's outputs (tried on one example)."""
+    with evaluating(model), torch.no_grad():
+        check_output(apply_model(model, x[:1]), target, name=name)
 
 
 def apply_model(model: nn.Module, x: torch.Tensor, *, name: str = "x"):

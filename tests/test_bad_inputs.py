@@ -528,9 +528,11 @@ SPECS: dict[str, Spec] = {
     "xai.shapley.interventional_game": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5))),
     "xai.shapley.coalition_values": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5),
                                                       masks=np.eye(4, dtype=bool))),
-    "xai.shapley.shapley_kernel_weight": Spec(lambda: dict(n_features=4, size=1)),
+    "xai.shapley.shapley_kernel_weight": Spec(lambda: dict(n_features=4, size=1),
+                                              valid={("size", "zero")}),  # the empty coalition: infinite weight, by definition
     "xai.shapley.sample_coalitions": Spec(lambda: dict(n_features=5, n_samples=10, rng=0)),
-    "xai.shapley.constrained_wls": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), total=1.0)),
+    "xai.shapley.constrained_wls": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), total=1.0),
+                                        valid={("Z", "one column too few")}),  # a fit over three features
     "xai.shapley.kernel_shap": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5), n_samples=14, rng=0)),
     "xai.shapley.sampling_shapley": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5),
                                                       n_permutations=2, rng=0)),
