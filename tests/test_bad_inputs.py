@@ -331,7 +331,9 @@ SPECS: dict[str, Spec] = {
     "xai.attacks.accuracy_robustness_area": Spec(lambda: dict(epsilons=[0.0, 0.1, 0.2], accuracies=[1.0, 0.5, 0.2])),
     # ---------------------------------------------------------------- counterfactuals
     "xai.counterfactuals.mad": Spec(lambda: dict(X=table())),
-    "xai.counterfactuals.mad_distance": Spec(lambda: dict(x=torch.ones(4), x_cf=torch.zeros(4), mad=torch.full((4,), 0.5))),
+    "xai.counterfactuals.mad_distance": Spec(lambda: dict(x=torch.ones(4), x_cf=torch.zeros(4), mad=torch.full((4,), 0.5)),
+                                             # x and x_cf broadcast by design: (1, 4) against (4,) is a batch of one
+                                             valid={("x", "extra dimension"), ("x_cf", "extra dimension")}),
     "xai.counterfactuals.wachter_loss": Spec(lambda: dict(prediction=torch.tensor(0.8), target=0.5, x=torch.ones(4),
                                                           x_cf=torch.zeros(4), mad=torch.full((4,), 0.5), lam=10.0)),
     "xai.counterfactuals.lambda_schedule": Spec(lambda: dict(solve=_solve, lam_init=0.5, tol=0.1, max_rounds=10)),

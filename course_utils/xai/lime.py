@@ -112,7 +112,7 @@ def kernel(distances, kernel_width: float) -> np.ndarray:
     >>> kernel(np.array([0.0, 1.0]), 1.0).round(4)
     array([1.    , 0.3679])
     """
-    distances = check_array("distances", distances)
+    distances = check_array("distances", distances, ndim=1, nonempty=True)
     kernel_width = check_real("kernel_width", kernel_width, low=0, low_inclusive=False)
     return np.exp(-distances ** 2 / kernel_width ** 2)
 
