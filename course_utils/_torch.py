@@ -25,8 +25,8 @@ from torch import nn
 
 from .validation import _got
 
-__all__ = ["check_model", "check_input", "check_target", "check_baseline", "check_layer", "model_device",
-           "model_dtype", "evaluating", "check_output", "selected_output", "output_gradient"]
+__all__ = ["check_model", "check_input", "check_input_shape", "check_target", "check_baseline", "check_layer", "model_device",
+           "model_dtype", "evaluating", "check_output", "check_target_fits", "apply_model", "selected_output", "output_gradient"]
 
 
 def check_model(model, name: str = "model") -> nn.Module:
@@ -90,9 +90,34 @@ def check_input(x, model: nn.Module, *, name: str = "x", images: bool = False, u
     return x.detach().to(device=model_device(model), dtype=model_dtype(model) or x.dtype)
 
 
-def check_target(target, n: int, device: torch.device | str = "cpu", *, name: str = "target") -> torch.Tensor:
-    """``target`` (an int, or one int per example) as a long tensor of shape (n,) on ``device``."""
-    want = f"an int or a 1-D integer tensor of length {n} (one per example)"
+def check_input_shape(shape, model: nn.Module, *, name: str = "shape") -> tuple[int, ...]:
+    """``shape`` (one example's shape, e.g. ``(1, 28, 28)``) as a tuple of positive ints the model accepts.
+
+    The model is tried on one zero example of that shape (in eval mode, without gradients);
+    a failure inside the model becomes a ValueError naming ``name``.
+    """
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1 or len(shape) == 0:
+        raise TypeError(f"{name} must be a non-empty sequence of positive ints such as (1, 28, 28), {_got(shape)}.")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1 for v in shape):
+        raise ValueError(f"{name} must be a sequence of positive ints such as (1, 28, 28), {_got(shape)}.")
+    shape = tuple(int(v) for v in shape)
+    probe = torch.zeros(1, *shape, device=model_device(model), dtype=model_dtype(model) or torch.float32)
+    try:
+        with evaluating(model), torch.no_grad():
+            model(probe)
+    except RuntimeError as err:
+        raise ValueError(f"{name} must be the shape of one input of the model, got {shape}, "
+                         f"on which the model fails: {str(err)[:120]}") from err
+    return shape
+
+
+def check_target(target, n: int, device: torch.device | str = "cpu", *, name: str = "target",
+                 of: str = "x") -> torch.Tensor:
+    """``target`` (an int, or one int per example) as a long tensor of shape (n,) on ``device``.
+
+    ``of`` names the batch whose length is ``n`` (in the message when the lengths differ).
+    """
+    want = f"an int or a 1-D integer tensor of length {n} (one per example of {of})"
     if isinstance(target, (bool, np.bool_, float, np.floating, str)):
         raise TypeError(f"{name} must be {want}, {_got(target)}.")
     if isinstance(target, (int, np.integer)):
@@ -181,6 +206,7 @@ def evaluating(model: nn.Module, *, freeze: bool = False) -> Iterator[nn.Module]
 
 
 def check_output(out, target: torch.Tensor, *, name: str = "target") -> torch.Tensor:
+    """``out`` (a model's output) if it is a finite (N, n_outputs) tensor that ``target`` (named ``name``) indexes."""
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         shape = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"model must return a 2-D tensor (N, n_outputs), got {shape}.")
@@ -193,9 +219,29 @@ def check_output(out, target: torch.Tensor, *, name: str = "target") -> torch.Te
     return out
 
 
-def selected_output(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, of: str = "logit") -> torch.Tensor:
-    """``model(x)[i, target[i]]`` (``of="logit"``) or its softmax probability, for every example: shape (N,)."""
-    out = check_output(model(x), target)
+def check_target_fits(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, name: str = "target") -> None:
+    """Raise a ValueError naming ``name`` unless ``target`` indexes the model's outputs (tried on one example)."""
+    with evaluating(model), torch.no_grad():
+        check_output(apply_model(model, x[:1]), target, name=name)
+
+
+def apply_model(model: nn.Module, x: torch.Tensor, *, name: str = "x"):
+    """``model(x)``; a shape the model cannot take becomes a ValueError naming ``name`` and its shape."""
+    try:
+        return model(x)
+    except RuntimeError as err:
+        if "out of memory" in str(err):
+            raise
+        raise ValueError(f"{name} of shape {tuple(x.shape)} does not fit the model: {str(err)[:160]}") from err
+
+
+def selected_output(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, of: str = "logit",
+                    name: str = "target") -> torch.Tensor:
+    """``model(x)[i, target[i]]`` (``of="logit"``) or its softmax probability, for every example: shape (N,).
+
+    ``name`` is the target's parameter name in messages.
+    """
+    out = check_output(model(x), target, name=name)
     if of == "probability":
         out = out.softmax(dim=1)
     elif of != "logit":
@@ -203,7 +249,8 @@ def selected_output(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, 
     return out.gather(1, target[:, None]).squeeze(1)
 
 
-def output_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, of: str = "logit") -> torch.Tensor:
+def output_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, of: str = "logit",
+                    name: str = "target") -> torch.Tensor:
     """d model(x)[i, target[i]] / d x[i] for each example: one forward and one backward pass.
 
     The one logit (or probability) gradient of the course: saliency, gradient x input,
@@ -214,6 +261,6 @@ def output_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, 
     """
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        outputs = selected_output(model, x, target, of=of)
+        outputs = selected_output(model, x, target, of=of, name=name)
         (grad,) = torch.autograd.grad(outputs.sum(), x)
     return grad

@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from . import data
-from ._torch import evaluating, model_device
+from ._torch import check_model, evaluating, model_device
 from .runtime import as_generator
-from .validation import check_in, check_nonnegative_int, check_positive_int
+from .validation import check_array, check_in, check_nonnegative_int, check_positive_int
 
 __all__ = ["Canvases", "ink_boxes", "make_canvases", "mnist_canvases", "exact_match_accuracy"]
 
@@ -86,7 +86,7 @@ def ink_boxes(digits: np.ndarray) -> np.ndarray:
     >>> ink_boxes(image).tolist()
     [[2, 1, 3, 3]]
     """
-    ink = np.asarray(digits) > 0
+    ink = check_array("digits", digits, ndim=3, nonempty=True) > 0
     rows, cols = ink.any(axis=2), ink.any(axis=1)
     if not rows.any(axis=1).all():
         raise ValueError("digits must each have at least one non-zero pixel, got a blank image.")
@@ -166,8 +166,14 @@ def make_canvases(X, y, n: int, *, rng: np.random.Generator, size: int = 64, mar
         raise ValueError(f"size must be at least 2 * {DIGIT_SIZE} + margin = {2 * DIGIT_SIZE + margin}, got {size}.")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}.")
-    X = (X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)).reshape(-1, DIGIT_SIZE, DIGIT_SIZE)
-    y = (y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)).astype(int)
+    X = check_array("X", X, ndim=(2, 3, 4), nonempty=True)
+    if X[0].size != DIGIT_SIZE ** 2 or (X.ndim == 4 and X.shape[1] != 1):
+        raise ValueError(f"X must hold {DIGIT_SIZE}x{DIGIT_SIZE} digits, shape (N, {DIGIT_SIZE}, {DIGIT_SIZE}) "
+                         f"(or (N, 1, {DIGIT_SIZE}, {DIGIT_SIZE}) or (N, {DIGIT_SIZE ** 2})), got shape {X.shape}.")
+    X = X.reshape(-1, DIGIT_SIZE, DIGIT_SIZE)
+    y = check_array("y", y, ndim=1, dtype=int)
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise ValueError(f"y must hold digit labels in [0, 9], got values in [{y.min()}, {y.max()}].")
     if len(y) != len(X) or len(np.unique(y)) < 2:
         raise ValueError(f"y must have one label per digit ({len(X)}) and at least two classes, got {len(y)} labels.")
     first = rng.integers(len(X), size=n)
@@ -205,6 +211,7 @@ def mnist_canvases(split: str = "test", n: int = 1000, *, rng=0, size: int = 64)
 
 def exact_match_accuracy(model: nn.Module, canvases: Canvases, *, batch_size: int = 500) -> float:
     """Fraction of canvases whose predicted set of digits (sigmoid > 0.5) is exactly the true pair."""
+    check_model(model)
     batch_size = check_positive_int("batch_size", batch_size)
     device = model_device(model)
     correct = 0

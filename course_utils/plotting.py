@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .validation import check_array, check_box, check_positive_int, check_real
+
 __all__ = [
     "COURSE_STYLE",
     "use_course_style",
@@ -41,11 +43,18 @@ def use_course_style() -> None:
     plt.rcParams.update(COURSE_STYLE)
 
 
-def to_image_array(image) -> np.ndarray:
+def to_image_array(image, *, name: str = "image") -> np.ndarray:
     """A tensor or array image (CHW, HWC or HW) as a numpy HxW or HxWxC array."""
     if hasattr(image, "detach"):
         image = image.detach().cpu().numpy()
+    if isinstance(image, (str, bytes)):
+        raise TypeError(f"{name} must be an image array or tensor (HW, HWC or CHW), got a string {image!r:.40}.")
     image = np.asarray(image)
+    if image.dtype.kind in "fc" and not np.isfinite(image).all():
+        raise ValueError(f"{name} must contain only finite values, got NaN or inf in "
+                         f"{int((~np.isfinite(image)).sum())} of {image.size} pixels.")
+    if image.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {image.shape}.")
     if image.ndim == 4 and image.shape[0] == 1:
         image = image[0]
     if image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3):
@@ -53,13 +62,13 @@ def to_image_array(image) -> np.ndarray:
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3):
-        raise ValueError(f"image must be HW, HWC or CHW, got shape {image.shape}.")
+        raise ValueError(f"{name} must be HW, HWC or CHW, got shape {image.shape}.")
     return image
 
 
-def _to_map(attr) -> np.ndarray:
+def _to_map(attr, name: str = "attr") -> np.ndarray:
     """Reduce an attribution to 2-D by summing over a channel axis."""
-    attr = to_image_array(attr)
+    attr = to_image_array(attr, name=name)
     return attr.sum(axis=-1) if attr.ndim == 3 else attr
 
 
@@ -115,7 +124,7 @@ def show_attribution(attr, image=None, *, ax=None, title: str | None = None, alp
 def show_heatmap(heat, image=None, *, ax=None, title: str | None = None, alpha: float = 0.5):
     """Draw a non-negative map (Grad-CAM, a mask) over an optional image, scaled to its maximum."""
     ax = _axis(ax)
-    heat = _to_map(heat)
+    heat = _to_map(heat, "heat")
     if image is not None:
         show_image(image, ax=ax)
     top = float(heat.max()) if heat.max() > 0 else 1.0
@@ -126,10 +135,15 @@ def show_heatmap(heat, image=None, *, ax=None, title: str | None = None, alpha: 
 def image_grid(images: Sequence, *, titles: Sequence[str] | None = None, ncols: int = 5,
                size: float = 1.8, cmap: str = "gray"):
     """Draw images in a grid; return ``(fig, axes)`` with ``axes`` flat."""
+    if isinstance(images, (str, bytes)):
+        raise TypeError(f"images must be a sequence of images, got a string {images!r:.40}.")
     n = len(images)
     if n == 0:
         raise ValueError("images must contain at least one image, got an empty sequence.")
-    ncols = min(ncols, n)
+    for i in range(n):
+        to_image_array(images[i], name=f"images[{i}] (of images)")
+    ncols = min(check_positive_int("ncols", ncols), n)
+    size = check_real("size", size, low=0, low_inclusive=False)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     axes = axes.ravel()
@@ -147,7 +161,7 @@ def bar_weights(weights, names: Sequence[str], *, ax=None, top_k: int | None = N
 
     Positive weights (evidence for the class) are red, negative ones blue.
     """
-    weights = np.asarray(weights, dtype=float)
+    weights = check_array("weights", weights)
     if weights.ndim != 1 or len(weights) != len(names):
         raise ValueError(f"weights must be 1-D with one value per name ({len(names)}), got shape {weights.shape}.")
     order = np.argsort(-np.abs(weights))[: top_k or len(weights)][::-1]
@@ -167,7 +181,8 @@ def draw_box(ax, box, *, color: str = "lime", label: str | None = None, linewidt
     """Draw the box ``(x0, y0, x1, y1)`` (pixel edges) on an image axis; return the axis."""
     from matplotlib.patches import Rectangle
 
-    x0, y0, x1, y1 = (float(v) for v in (box.tolist() if hasattr(box, "tolist") else box))
+    x0, y0, x1, y1 = check_box("box", box)
+    linewidth = check_real("linewidth", linewidth, low=0)
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
                            linewidth=linewidth, label=label, **style))
     return ax

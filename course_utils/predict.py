@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._torch import check_model, evaluating, model_device
-from .validation import check_nonnegative_int, check_positive_int
+from ._torch import apply_model, check_model, evaluating, model_device
+from .validation import check_array, check_nonnegative_int, check_positive_int
 
 __all__ = ["batched_predict", "as_predict_fn"]
 
@@ -99,7 +99,7 @@ def batched_predict(
     if device is not None:
         model.to(device)
     target = torch.device(device) if device is not None else model_device(model)
-    array = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
+    array = check_array("X", X, dtype=None)  # dtype kept: uint8 images are scaled by 255 below
     if array.ndim < 2:
         raise ValueError(f"X must be a batch with at least 2 dimensions (n, ...), got shape {array.shape}.")
     array = _to_model_layout(array, _first_conv_channels(model)) if array.ndim >= 3 else array
@@ -112,7 +112,7 @@ def batched_predict(
         with torch.inference_mode():
             for start in range(0, len(array), batch_size):
                 batch = torch.as_tensor(array[start:start + batch_size], dtype=torch.float32, device=target)
-                logits = model(batch)
+                logits = apply_model(model, batch, name="X")
                 if probs:
                     logits = logits.softmax(dim=1) if logits.ndim == 2 and logits.shape[1] > 1 else logits.sigmoid()
                 outputs.append(logits.float().cpu().numpy())

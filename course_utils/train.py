@@ -21,9 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import canvases, data, models
-from ._torch import check_input, check_model, check_output, check_target, evaluating, model_device
+from ._torch import (apply_model, check_input, check_model, check_output, check_target, check_target_fits, evaluating,
+                     model_device)
 from .runtime import as_torch_generator, get_device, seed_everything
-from .validation import check_nonnegative_int, check_positive_int, check_real
+from .validation import check_array, check_callable, check_nonnegative_int, check_positive_int, check_real
 from .xai.attacks import accuracy_under_attack, fgsm, pgd
 from .xai.gradcam import gradcam
 from .xai.manipulation import add_trigger, differentiable_gradcam, poison_dataset, region_mass
@@ -120,8 +121,9 @@ def evaluate_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, bat
     """Fraction of ``X`` that ``model`` classifies as ``y`` (argmax of the outputs)."""
     check_model(model)
     X = check_input(X, model, name="X")
-    y = check_target(y, len(X), name="y")
+    y = check_target(y, len(X), name="y", of="X")
     batch_size = check_positive_int("batch_size", batch_size)
+    check_target_fits(model, X, y, name="y")
     device = model_device(model)
     correct = 0
     with evaluating(model), torch.inference_mode():
@@ -153,11 +155,18 @@ def fit_tabular(model: nn.Module, X, y, loss_fn: Callable, *, epochs: int, batch
     torch.nn.Module
         The same model, trained, in eval mode.
     """
+    check_model(model)
+    check_callable("loss_fn", loss_fn)
     epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
+    lr = check_real("lr", lr, low=0, low_inclusive=False)
+    weight_decay = check_real("weight_decay", weight_decay, low=0)
     generator = as_torch_generator(rng)
-    X, y = torch.as_tensor(np.asarray(X), dtype=torch.float32), torch.as_tensor(np.asarray(y), dtype=torch.float32)
+    X = torch.as_tensor(check_array("X", X, ndim=2, nonempty=True), dtype=torch.float32)
+    y = torch.as_tensor(check_array("y", y, nonempty=True), dtype=torch.float32)
     if len(X) != len(y) or len(X) == 0:
         raise ValueError(f"y must have one target per row of a non-empty X ({len(X)} rows), got {len(y)}.")
+    with evaluating(model), torch.no_grad():
+        apply_model(model, X[:1], name="X")  # a table of the wrong width is named before training
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
     for _ in range(epochs):

@@ -21,6 +21,10 @@ __all__ = [
     "check_callable",
     "check_tensor",
     "check_same_length",
+    "check_same_shape",
+    "check_returned",
+    "check_box",
+    "check_labels",
 ]
 
 
@@ -189,3 +193,62 @@ def check_same_length(name: str, value: Any, other_name: str, other: Any, *, axi
         what = "one entry per row" if axis == 0 else f"the size of axis {axis}"
         raise ValueError(f"{name} must have {what} of {other_name} ({b[axis] if len(b) > axis else b}), "
                          f"got shape {tuple(a)}.")
+
+
+def check_same_shape(name: str, value: Any, other_name: str, other: Any) -> None:
+    """Raise a ValueError naming both if ``value`` and ``other`` (arrays or tensors) differ in shape."""
+    a, b = tuple(np.shape(value)), tuple(np.shape(other))
+    if a != b:
+        raise ValueError(f"{name} must have the shape of {other_name} {b}, got shape {a}.")
+
+
+def check_returned(name: str, value: Any, n_rows: int, *, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """The output of the caller's function ``name`` on ``n_rows`` rows, as a finite float array, or an error naming it.
+
+    ``shape`` (default: one value per row, ``(n_rows,)``) is the shape the function must return.
+    """
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        out = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must return numbers, {_got(value)}.") from err
+    want = (n_rows,) if shape is None else tuple(shape)
+    if out.shape != want:
+        raise ValueError(f"{name} must return an array of shape {want} for {n_rows} rows, got shape {out.shape}.")
+    bad = ~np.isfinite(out.reshape(n_rows, -1)).all(axis=1) if n_rows else np.zeros(0, dtype=bool)
+    if bad.any():
+        raise ValueError(f"{name} returned NaN or inf for {int(bad.sum())} of {n_rows} rows.")
+    return out
+
+
+def check_box(name: str, box: Any) -> tuple[float, float, float, float]:
+    """``box = (x0, y0, x1, y1)`` as four finite floats with x0 <= x1 and y0 <= y1 (the course's box convention)."""
+    if isinstance(box, (str, bytes)):
+        raise TypeError(f"{name} must be four numbers (x0, y0, x1, y1), got a string {box!r}.")
+    try:
+        values = np.asarray(box.tolist() if hasattr(box, "tolist") else box, dtype=float) if box is not None else None
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be four numbers (x0, y0, x1, y1), {_got(box)}.") from err
+    if values is None or values.shape != (4,) or not np.isfinite(values).all():
+        raise ValueError(f"{name} must be four finite numbers (x0, y0, x1, y1), got {box!r}.")
+    if values[2] < values[0] or values[3] < values[1]:
+        raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1, got {tuple(values.tolist())}.")
+    return tuple(float(v) for v in values)
+
+
+def check_labels(name: str, value: Any, n: int | None = None) -> np.ndarray:
+    """``value`` as a non-empty 1-D array of class labels (any dtype; finite if numbers), of length ``n`` if given."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)) or np.ndim(value) != 1:
+        raise TypeError(f"{name} must be a 1-D array of class labels, {_got(value)}.")
+    labels = np.asarray(value)
+    if len(labels) == 0:
+        raise ValueError(f"{name} must not be empty, got shape {labels.shape}.")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"{name} must have one label per row ({n}), got {len(labels)}.")
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        raise ValueError(f"{name} must contain only finite values, got NaN or inf "
+                         f"in {int((~np.isfinite(labels)).sum())} of {labels.size} values.")
+    return labels

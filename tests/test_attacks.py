@@ -154,7 +154,7 @@ def test_argument_errors():
         fgsm(model, x * 255, y, eps=0.1)
     with pytest.raises(TypeError, match="x must be a floating-point torch.Tensor"):
         fgsm(model, x.numpy(), y, eps=0.1)
-    with pytest.raises(ValueError, match=r"y must be an int or a 1-D integer tensor of length 6 \(one per example\), got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"y must be an int or a 1-D integer tensor of length 6 \(one per example of x\), got shape \(3,\)"):
         fgsm(model, x, y[:3], eps=0.1)
     with pytest.raises(TypeError, match="y must be an integer torch.Tensor"):
         fgsm(model, x, y.float(), eps=0.1)

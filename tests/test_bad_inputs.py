@@ -180,6 +180,11 @@ def proba_2_fn(Z):
     return np.column_stack([1 - p, p])
 
 
+def _sparse_proba_2_fn(Z):
+    """(N, 2) class probabilities of rows given as a scipy.sparse matrix (bag-of-words rows)."""
+    return proba_2_fn(Z.toarray() if hasattr(Z, "toarray") else Z)
+
+
 def heatmap() -> np.ndarray:
     heat = np.zeros((8, 8))
     heat[2:5, 3:6] = 1.0
@@ -249,10 +254,14 @@ SPECS: dict[str, Spec] = {
     "models.load_pretrained": Spec(lambda: dict(name="mnist_cnn")),
     "models.checkpoint_path": Spec(lambda: dict(name="mnist_cnn")),
     "models.gradcam_layer": Spec(lambda: dict(model=_course_cnn())),
-    "plotting.to_image_array": Spec(lambda: dict(image=images()[0])),
-    "plotting.show_image": Spec(lambda: dict(image=images()[0], ax=None), skip={"title", "cmap"}),
-    "plotting.show_attribution": Spec(lambda: dict(attr=images()[0] - 0.5, image=images()[0]), skip={"title"}),
-    "plotting.show_heatmap": Spec(lambda: dict(heat=images()[0], image=images()[0]), skip={"title"}),
+    # an image of shape (1, C, H, W), a batch of one, is shown as that image (by design)
+    "plotting.to_image_array": Spec(lambda: dict(image=images()[0]), skip={"name"}, valid={("image", "extra dimension")}),
+    "plotting.show_image": Spec(lambda: dict(image=images()[0], ax=None), skip={"title", "cmap"},
+                                valid={("image", "extra dimension")}),
+    "plotting.show_attribution": Spec(lambda: dict(attr=images()[0] - 0.5, image=images()[0]), skip={"title"},
+                                      valid={("image", "extra dimension"), ("attr", "extra dimension")}),
+    "plotting.show_heatmap": Spec(lambda: dict(heat=images()[0], image=images()[0]), skip={"title"},
+                                  valid={("image", "extra dimension"), ("heat", "extra dimension")}),
     "plotting.image_grid": Spec(lambda: dict(images=list(images()), titles=["a", "b", "c", "d"]), skip={"cmap"}),
     "plotting.bar_weights": Spec(lambda: dict(weights=W4, names=["a", "b", "c", "d"]), skip={"title"}),
     "plotting.draw_box": Spec(lambda: dict(ax=_axes(), box=(0, 0, 2, 2)), skip={"color", "label"}),
@@ -283,11 +292,15 @@ SPECS: dict[str, Spec] = {
     "xai.anchors.rule_from_text": Spec(lambda: dict(texts=["age > 0.50"], predicates=[(0, ">", 0.5), (0, "<=", 0.5)],
                                                     feature_names=["age", "colour"]), skip={"texts"}),
     "xai.anchors.conditional_sample": Spec(lambda: dict(x=table()[0], X_train=table(), rule=[(0, ">", -5.0)],
-                                                        n_samples=5, rng=0)),
+                                                        n_samples=5, rng=0),
+            valid={("n_samples", "zero")}),  # an empty batch: check_nonnegative_int by design
     "xai.anchors.perturb_text": Spec(lambda: dict(tokens=["a", "good", "film"], keep=[1], n_samples=4, rng=0),
-                                     skip={"replacements"}),
+                                     skip={"replacements"},
+            # an empty batch (check_nonnegative_int by design); keep=[]: the empty anchor keeps no word
+            valid={("n_samples", "zero"), ("keep", "empty")}),
     "xai.anchors.precision_and_coverage": Spec(lambda: dict(predict_fn=label_fn, Z=table(), label=1, X_pool=table(),
-                                                            rule=[(0, ">", 0.0)])),
+                                                            rule=[(0, ">", 0.0)]),
+            valid={("label", "negative int")}),  # -1 is a class label (the +-1 convention)
     "xai.anchors.kl_bernoulli": Spec(lambda: dict(p=0.3, q=0.5)),
     "xai.anchors.kl_upper_bound": Spec(lambda: dict(p_hat=0.3, n=10, beta=1.0), valid={("n", "float for an int")}),
     "xai.anchors.kl_lower_bound": Spec(lambda: dict(p_hat=0.3, n=10, beta=1.0), valid={("n", "float for an int")}),
@@ -295,15 +308,19 @@ SPECS: dict[str, Spec] = {
     "xai.anchors.kl_lucb": Spec(lambda: dict(draw=_draw, n=np.full(5, 10.0), positives=np.array([2.0, 9, 5, 7, 4]),
                                              top_n=2, epsilon=0.05, delta=0.05, batch_size=20)),
     "xai.anchors.extend_beam": Spec(lambda: dict(beam=[()], slots=[0, 0, 1, 1], holds=np.eye(4, dtype=bool)[[0, 1, 2, 3, 0]],
-                                                 min_coverage=0.0)),
+                                                 min_coverage=0.0),
+            valid={("slots", "out-of-range values")}),  # slots are group ids: any ints group alike
     "xai.anchors.lime_rule_scores": Spec(lambda: dict(intercept=0.4, weights={0: 0.3, 2: -0.2}, x_codes=np.array([1, 0, 2]),
-                                                      Z_codes=np.array([[1, 0, 2], [1, 1, 0], [0, 0, 2], [0, 1, 1]]))),
+                                                      Z_codes=np.array([[1, 0, 2], [1, 1, 0], [0, 0, 2], [0, 1, 1]])),
+            valid={("x_codes", "out-of-range values"), ("Z_codes", "out-of-range values")}),  # codes are compared for equality: any ints
     "xai.anchors.simulated_user": Spec(lambda: dict(covered=np.array([True, False, True, True]),
                                                     user_predictions=np.array([1, 0, 0, 1]),
-                                                    model_predictions=np.array([1, 1, 1, 0]))),
+                                                    model_predictions=np.array([1, 1, 1, 0])),
+            valid={("model_predictions", "out-of-range values"), ("user_predictions", "out-of-range values")}),  # class labels of any value
     "xai.anchors.lime_threshold_coverage": Spec(lambda: dict(scores=[np.array([0.9, 0.55, 0.45, 0.1])],
                                                              model_predictions=np.array([1, 1, 0, 0]),
-                                                             target_precision=0.75)),
+                                                             target_precision=0.75),
+            valid={("model_predictions", "out-of-range values")}),  # class labels of any value
     # ---------------------------------------------------------------- attacks
     "xai.attacks.fgsm": Spec(lambda: dict(model=M(), x=images(), y=labels(), eps=0.1)),
     "xai.attacks.pgd": Spec(lambda: dict(model=M(), x=images(), y=labels(), eps=0.1, alpha=0.05, steps=2, rng=0),
@@ -316,11 +333,14 @@ SPECS: dict[str, Spec] = {
     "xai.attacks.margin": Spec(lambda: dict(logits=torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), y=labels())),
     "xai.attacks.accuracy_under_attack": Spec(lambda: dict(model=M(), X=images(), y=labels(), attack=_fgsm, batch_size=2)),
     "xai.attacks.accuracy_vs_eps": Spec(lambda: dict(model=M(), X=images(), y=labels(), epsilons=[0.0, 0.1],
-                                                     attack=_fgsm_eps, batch_size=2)),
+                                                     attack=_fgsm_eps, batch_size=2),
+                                        valid={("epsilons", "one value too few")}),  # one attack size: one accuracy
     "xai.attacks.accuracy_robustness_area": Spec(lambda: dict(epsilons=[0.0, 0.1, 0.2], accuracies=[1.0, 0.5, 0.2])),
     # ---------------------------------------------------------------- counterfactuals
     "xai.counterfactuals.mad": Spec(lambda: dict(X=table())),
-    "xai.counterfactuals.mad_distance": Spec(lambda: dict(x=torch.ones(4), x_cf=torch.zeros(4), mad=torch.full((4,), 0.5))),
+    "xai.counterfactuals.mad_distance": Spec(lambda: dict(x=torch.ones(4), x_cf=torch.zeros(4), mad=torch.full((4,), 0.5)),
+                                             # x and x_cf broadcast by design: (1, 4) against (4,) is a batch of one
+                                             valid={("x", "extra dimension"), ("x_cf", "extra dimension")}),
     "xai.counterfactuals.wachter_loss": Spec(lambda: dict(prediction=torch.tensor(0.8), target=0.5, x=torch.ones(4),
                                                           x_cf=torch.zeros(4), mad=torch.full((4,), 0.5), lam=10.0)),
     "xai.counterfactuals.lambda_schedule": Spec(lambda: dict(solve=_solve, lam_init=0.5, tol=0.1, max_rounds=10)),
@@ -329,8 +349,10 @@ SPECS: dict[str, Spec] = {
     "xai.counterfactuals.wachter_batch": Spec(lambda: dict(model=tabular_model(), X=table()[:2], target=0.5,
                                                            mad=np.ones(4), steps=20)),
     # ---------------------------------------------------------------- evaluation
-    "xai.evaluation.erase_top": Spec(lambda: dict(x=images(), scores=images().flip(0), k=3)),
-    "xai.evaluation.erasure_curve": Spec(lambda: dict(model=M(), x=images(), scores=images().flip(0), counts=[0, 3, 10])),
+    "xai.evaluation.erase_top": Spec(lambda: dict(x=images(), scores=images().flip(0), k=3),
+                                     valid={("k", "zero")}),  # nothing erased: the first point of an erasure curve
+    "xai.evaluation.erasure_curve": Spec(lambda: dict(model=M(), x=images(), scores=images().flip(0), counts=[0, 3, 10]),
+                                         valid={("counts", "one value too few")}),  # a curve of two points
     "xai.evaluation.rank_correlation": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:])),
     "xai.evaluation.pearson_correlation": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:])),
     "xai.evaluation.top_k_intersection": Spec(lambda: dict(maps_a=table(3), maps_b=table(6)[3:], k=2)),
@@ -338,10 +360,12 @@ SPECS: dict[str, Spec] = {
     "xai.evaluation.box_iou": Spec(lambda: dict(box_a=(0, 0, 2, 2), box_b=(1, 1, 3, 3)),
                                    valid={("box_a", "out-of-range values"), ("box_b", "out-of-range values")}),
     "xai.evaluation.threshold_box": Spec(lambda: dict(heatmap=heatmap())),
-    "xai.evaluation.pointing_game": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6))),
+    "xai.evaluation.pointing_game": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6)),
+                                         valid={("heatmap", "one column too few")}),  # an 8x7 map: the box still fits
     "xai.evaluation.weak_localisation": Spec(lambda: dict(heatmaps=np.stack([heatmap(), heatmap().T]),
                                                           boxes=[(2, 2, 6, 6), (0, 0, 8, 8)])),
-    "xai.evaluation.box_mass": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6))),
+    "xai.evaluation.box_mass": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6)),
+                                    valid={("heatmap", "one column too few")}),  # an 8x7 map: the box still fits
     "xai.evaluation.randomise_layer": Spec(lambda: dict(module=nn.Linear(3, 2), rng=0), no_train_mode=True),
     "xai.evaluation.cascading_randomisation": Spec(lambda: dict(model=M(), layer_names=["4", "0"], rng=0),
                                                    no_train_mode=True),
@@ -368,16 +392,20 @@ SPECS: dict[str, Spec] = {
                                                    n_samples=3, rng=0)),
     "xai.evaluation.infidelity_optimal": Spec(lambda: dict(model=M(), x=images(), target=labels(), n_samples=8,
                                                            batch_size=8, rng=0)),
-    "xai.evaluation.rise_masks": Spec(lambda: dict(n_masks=3, size=(6, 6), cell_size=3, rng=0)),
-    "xai.evaluation.rise_saliency": Spec(lambda: dict(scores=torch.rand(4, 3), masks=torch.rand(3, 6, 6), p_keep=0.5)),
+    "xai.evaluation.rise_masks": Spec(lambda: dict(n_masks=3, size=(6, 6), cell_size=3, rng=0),
+                                      valid={("size", "out-of-range values")}),  # (105, 105): masks for larger images
+    "xai.evaluation.rise_saliency": Spec(lambda: dict(scores=torch.rand(4, 3), masks=torch.rand(3, 6, 6), p_keep=0.5),
+                                         valid={("scores", "one row too few")}),  # three images' scores: three maps
     "xai.evaluation.rise": Spec(lambda: dict(model=M(), x=images(), target=labels(), n_masks=4, cell_size=3, rng=0,
                                              batch_size=8)),
     "xai.evaluation.noisy_gradient_maps": Spec(lambda: dict(model=M(), x=images(), target=labels(), n_samples=2, rng=0)),
     # ---------------------------------------------------------------- gradcam
-    "xai.gradcam.class_model_visualisation": Spec(lambda: dict(model=M(), targets=[0, 2], shape=(1, 6, 6), steps=2)),
+    "xai.gradcam.class_model_visualisation": Spec(lambda: dict(model=M(), targets=[0, 2], shape=(1, 6, 6), steps=2),
+                                                   valid={("targets", "one value too few")}),  # one image fewer
     "xai.gradcam.layer_activations_and_gradients": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
     "xai.gradcam.gradcam_weights": Spec(lambda: dict(gradients=torch.randn(2, 3, 4, 4))),
-    "xai.gradcam.gradcam_map": Spec(lambda: dict(activations=torch.rand(2, 3, 4, 4), weights=torch.randn(2, 3), size=(8, 8))),
+    "xai.gradcam.gradcam_map": Spec(lambda: dict(activations=torch.rand(2, 3, 4, 4), weights=torch.randn(2, 3), size=(8, 8)),
+                                     valid={("size", "out-of-range values")}),  # (107, 107): a larger upsampling
     "xai.gradcam.gradcam": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
     "xai.gradcam.guided_backprop": Spec(lambda: dict(model=M(), x=images(), target=labels())),
     "xai.gradcam.guided_gradcam": Spec(lambda: _with_layer(dict(x=images(), target=labels()))),
@@ -407,11 +435,15 @@ SPECS: dict[str, Spec] = {
     "xai.manipulation.differentiable_gradcam": Spec(lambda: (lambda m: dict(model=m, layer=m[1], x=images(),
                                                                             target=labels()))(image_model()),
                                                     no_train_mode=True),  # a training loss's building block
-    "xai.manipulation.region_mass": Spec(lambda: dict(maps=images()[:, 0], box=(0, 0, 3, 3))),
-    "xai.manipulation.trigger_box": Spec(lambda: dict(shape=(1, 6, 6), size=2, margin=1)),
+    "xai.manipulation.region_mass": Spec(lambda: dict(maps=images()[:, 0], box=(0, 0, 3, 3)),
+                                         valid={("maps", "one row too few")}),  # three maps: three masses
+    "xai.manipulation.trigger_box": Spec(lambda: dict(shape=(1, 6, 6), size=2, margin=1),
+                                         valid={("shape", "out-of-range values")}),  # (100, 105, 105): larger images
     "xai.manipulation.add_trigger": Spec(lambda: dict(x=images(), size=2, value=1.0)),
     "xai.manipulation.poison_dataset": Spec(lambda: dict(X=images(6), y=labels(6), fraction=0.5, target_class=0, size=2,
-                                                        rng=0)),
+                                                        rng=0),
+                                            # the labels of any number of classes (99.. here) are relabelled alike
+                                            valid={("y", "labels out of range")}),
     "xai.manipulation.penultimate_features": Spec(lambda: (lambda m: dict(model=m, layer=m[2], X=images(),
                                                                           batch_size=2))(image_model())),
     "xai.manipulation.spectral_signature_scores": Spec(lambda: dict(features=table())),
@@ -433,7 +465,8 @@ SPECS: dict[str, Spec] = {
                                                       top_mask=images() > 0.5)),
     "xai.robustness.fine_tune": Spec(lambda: dict(model=M(), X=images(), y=labels(), epochs=1.0, batch_size=2, rng=0),
                                      no_train_mode=True),
-    "xai.evaluation.max_relative_change": Spec(lambda: dict(reference=images(), perturbed=torch.stack([images()] * 2))),
+    "xai.evaluation.max_relative_change": Spec(lambda: dict(reference=images(), perturbed=torch.stack([images()] * 2)),
+                                               valid={("perturbed", "one row too few")}),  # one perturbation sample
     "xai.evaluation.evaluate_explanations": Spec(lambda: dict(
         explain_fn=_explain_model, model=M(), x=images(), target=labels(), n_steps=2, n_infidelity=2, n_sensitivity=1, rng=0)),
     "xai.methods.cell_masks": Spec(lambda: dict(masks=np.eye(4), size=(6, 6), cell_size=3)),
@@ -449,10 +482,14 @@ SPECS: dict[str, Spec] = {
     "xai.gradients.rescale_multiplier": Spec(lambda: dict(z=torch.tensor([1.0, -1.0, 2.0]), z_ref=torch.tensor([0.0, 0.0, 1.0]))),
     # ---------------------------------------------------------------- lime
     "xai.lime.kernel": Spec(lambda: dict(distances=np.array([0.0, 1.0, 2.0]), kernel_width=2.0)),
-    "xai.lime.weighted_ridge": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w())),
-    "xai.lime.forward_selection": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2)),
-    "xai.lime.select_features": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2)),
-    "xai.lime.fit_sparse_surrogate": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2)),
+    "xai.lime.weighted_ridge": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w()),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
+    "xai.lime.forward_selection": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
+    "xai.lime.select_features": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
+    "xai.lime.fit_sparse_surrogate": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), n_features=2),
+                                    valid={("Z", "one column too few")}),  # three features: a surrogate on fewer features
     "xai.lime.sample_tabular": Spec(lambda: dict(x=table()[0], X_train=table(), n_samples=5, rng=0)),
     "xai.lime.lime_tabular": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], X_train=table(), n_features=2,
                                                n_samples=50, rng=0)),
@@ -461,7 +498,9 @@ SPECS: dict[str, Spec] = {
     "xai.lime.lime_binary": Spec(lambda: dict(predict_fn=lambda Mk: np.asarray(Mk, float) @ W4, d=4, n_features=2,
                                               n_samples=30, rng=0)),
     "xai.lime.submodular_pick": Spec(lambda: dict(W=table(5), budget=2)),
-    "xai.lime.coverage": Spec(lambda: dict(W=table(5), rows=[0, 2])),
+    "xai.lime.coverage": Spec(lambda: dict(W=table(5), rows=[0, 2]),
+                              # fewer picked rows (none: coverage 0) or fewer features are valid picks
+                              valid={("rows", "empty"), ("rows", "one value too few"), ("W", "one column too few")}),
     "xai.lime.random_explanation": Spec(lambda: dict(d=5, n_features=2, rng=0)),
     "xai.lime.greedy_removal": Spec(lambda: dict(predict_fn=lambda Mk: np.asarray(Mk, float) @ W4 / 2 + 0.5, d=4,
                                                  n_features=2)),
@@ -469,20 +508,32 @@ SPECS: dict[str, Spec] = {
                                                sigma=1.0)),
     "xai.lime.select_parzen_sigma": Spec(lambda: dict(X_fit=table(), labels_fit=(table()[:, 0] > 0).astype(int),
                                                       X_held_out=table(6), labels_held_out=(table(6)[:, 0] > 0).astype(int),
-                                                      sigmas=(0.5, 1.0))),
+                                                      sigmas=(0.5, 1.0)),
+                                        valid={("sigmas", "one value too few")}),  # one candidate width
     "xai.lime.parzen_gradient": Spec(lambda: dict(X_train=table(), labels=(table()[:, 0] > 0).astype(int), x=table()[1],
-                                                  sigma=1.0, features=np.arange(4))),
-    "xai.lime.masked_predictor": Spec(lambda: dict(predict_proba=proba_2_fn, x=np.array([1.0, 0.0, 2.0, 3.0]), label=1)),
-    "xai.lime.linear_model_features": Spec(lambda: dict(coef=np.array([0.0, 1.0, -2.0, 0.5]), x=np.array([1, 1, 0, 1]))),
+                                                  sigma=1.0, features=np.arange(4)),
+                                    # the gradient along fewer features (none: an empty gradient)
+                                    valid={("features", "empty"), ("features", "one value too few")}),
+    "xai.lime.masked_predictor": Spec(lambda: dict(predict_proba=_sparse_proba_2_fn, x=np.array([1.0, 0.0, 2.0, 3.0]),
+                                                   label=1)),
+    "xai.lime.linear_model_features": Spec(lambda: dict(coef=np.array([0.0, 1.0, -2.0, 0.5]), x=np.array([1, 1, 0, 1])),
+                                           # word counts of 100 are non-zero alike; coef of shape (1, d) is sklearn's coef_
+                                           valid={("x", "out-of-range values"), ("coef", "extra dimension")}),
     "xai.lime.tree_path_features": Spec(lambda: dict(tree=_tree(), x=np.array([1.0, 1.0, 0.0, 0.0]))),
     "xai.lime.count_used_features": Spec(lambda: dict(model=_tree(), X=np.eye(4))),
-    "xai.lime.recall": Spec(lambda: dict(explained=[1, 2], gold={1, 3})),
+    "xai.lime.recall": Spec(lambda: dict(explained=[1, 2], gold={1, 3}),
+                            # nothing explained (recall 0) and features outside gold are valid explanations
+                            valid={("explained", "empty"), ("explained", "out-of-range values")}),
     # ---------------------------------------------------------------- permutation
-    "xai.permutation.accuracy": Spec(lambda: dict(y_true=np.array([0, 1, 1]), y_pred=np.array([0, 1, 0]))),
+    "xai.permutation.accuracy": Spec(lambda: dict(y_true=np.array([0, 1, 1]), y_pred=np.array([0, 1, 0])),
+                                     # class labels of any value (99, 100, ...)
+                                     valid={("y_true", "out-of-range values"), ("y_pred", "out-of-range values")}),
     "xai.permutation.permutation_drop": Spec(lambda: dict(predict_fn=label_fn, X=table(), y=label_fn(table()), column=1,
-                                                          rng=np.random.default_rng(0))),
+                                                          rng=np.random.default_rng(0)),
+                                             valid={("y", "out-of-range values")}),  # class labels of any value
     "xai.permutation.permutation_importance": Spec(lambda: dict(predict_fn=label_fn, X=table(), y=label_fn(table()),
-                                                                n_permutations=2, rng=0)),
+                                                                n_permutations=2, rng=0),
+                                                   valid={("y", "out-of-range values")}),  # class labels of any value
     "xai.permutation.nearest_neighbours": Spec(lambda: dict(X_train=table(), x=table()[0], k=3)),
     # ---------------------------------------------------------------- shapley
     "xai.shapley.marginal_contributions": Spec(lambda: dict(value_fn=slides_game, order=[2, 0, 1])),
@@ -490,9 +541,11 @@ SPECS: dict[str, Spec] = {
     "xai.shapley.interventional_game": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5))),
     "xai.shapley.coalition_values": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5),
                                                       masks=np.eye(4, dtype=bool))),
-    "xai.shapley.shapley_kernel_weight": Spec(lambda: dict(n_features=4, size=1)),
+    "xai.shapley.shapley_kernel_weight": Spec(lambda: dict(n_features=4, size=1),
+                                              valid={("size", "zero")}),  # the empty coalition: infinite weight, by definition
     "xai.shapley.sample_coalitions": Spec(lambda: dict(n_features=5, n_samples=10, rng=0)),
-    "xai.shapley.constrained_wls": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), total=1.0)),
+    "xai.shapley.constrained_wls": Spec(lambda: dict(Z=_Z(), y=_y30(), weights=_w(), total=1.0),
+                                        valid={("Z", "one column too few")}),  # a fit over three features
     "xai.shapley.kernel_shap": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5), n_samples=14, rng=0)),
     "xai.shapley.sampling_shapley": Spec(lambda: dict(predict_fn=proba_fn, x=table()[0], background=table(5),
                                                       n_permutations=2, rng=0)),

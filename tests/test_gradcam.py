@@ -123,9 +123,9 @@ def test_argument_errors():
     model = _model()
     with pytest.raises(ValueError, match=r"x must be a batch of images of shape \(N, C, H, W\)"):
         gc.gradcam(model, model.relu5, torch.rand(64, 64), 0)
-    with pytest.raises(ValueError, match=r"target must be an int or a 1-D integer tensor of length 2 \(one per example\)"):
+    with pytest.raises(ValueError, match=r"target must be an int or a 1-D integer tensor of length 2 \(one per example of x\)"):
         gc.gradcam(model, model.relu5, _images(2), [1, 2, 3])
-    with pytest.raises(TypeError, match=r"target must be an int or a 1-D integer tensor of length 2 \(one per example\), got 1.5"):
+    with pytest.raises(TypeError, match=r"target must be an int or a 1-D integer tensor of length 2 \(one per example of x\), got 1.5"):
         gr.saliency(model, _images(2), 1.5, absolute=True, max_over_channels=True)
     with pytest.raises(ValueError, match="layer must be a module of the model"):
         gc.gradcam(model, nn.Conv2d(1, 1, 1), _images(1), 0)
@@ -250,7 +250,7 @@ def test_threshold_box_takes_the_largest_8_connected_segment():
     assert ev.threshold_box(np.zeros((4, 4))) is None
     with pytest.raises(ValueError, match="fraction must be a real number > 0 and <= 1"):
         ev.threshold_box(heat, fraction=0.0)
-    with pytest.raises(ValueError, match="heatmap must be 2-D"):
+    with pytest.raises(ValueError, match="heatmap must have 2 dimension"):
         ev.threshold_box(np.zeros((1, 4, 4)))
 
 

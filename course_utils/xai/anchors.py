@@ -43,7 +43,8 @@ from scipy.special import rel_entr
 
 from ..exercises import Exercise, register
 from ..runtime import as_generator
-from ..validation import check_array, check_nonnegative_int, check_positive_int, check_real
+from ..validation import (check_array, check_callable, check_nonnegative_int, check_positive_int, check_real,
+                          check_same_shape)
 
 __all__ = [
     "Anchor",
@@ -147,7 +148,7 @@ def quartile_edges(column) -> np.ndarray:
     >>> quartile_edges(np.array([0, 0, 0, 0, 5.0])).tolist()  # a mostly-zero column
     [0.0]
     """
-    column = np.asarray(column, dtype=float)
+    column = check_array("column", column, ndim=1, nonempty=True)
     edges = np.unique(np.percentile(column, [25, 50, 75]))
     return edges[edges < column.max()]
 
@@ -184,7 +185,7 @@ def rule_holds(X, rule: Sequence[Predicate]) -> np.ndarray:
     >>> rule_holds(X, [(0, ">", 0.5), (1, "==", 1.0)]).tolist()
     [False, False, True]
     """
-    X = check_array("X", X, ndim=2)
+    X = check_array("X", X, ndim=2, nonempty=True)
     mask = np.ones(len(X), dtype=bool)
     for feature, op, value in _check_rule(rule, X.shape[1]):
         mask &= _OPERATORS[op](X[:, feature], value)
@@ -416,8 +417,11 @@ def perturb_text(tokens: Sequence[str], keep: Sequence[int], *, n_samples: int, 
     p_keep = check_real("p_keep", p_keep, low=0, high=1)
     rng = as_generator(rng)
     words = np.array(list(tokens), dtype=object)
+    keep = check_array("keep", keep, ndim=1, dtype=int) if len(keep) else np.zeros(0, dtype=int)
+    if np.any((keep < 0) | (keep >= len(words))):
+        raise ValueError(f"keep must hold token indices in [0, {len(words)}), got {keep.tolist()}.")
     kept = rng.random((n_samples, len(words))) < p_keep
-    kept[:, list(keep)] = True
+    kept[:, keep] = True
     substitutes = np.array(list(replacements), dtype=object)[rng.integers(len(replacements), size=(n_samples, len(words)))]
     return _sentences(words, kept, substitutes)
 
@@ -502,6 +506,8 @@ def precision_and_coverage(predict_fn: Callable, Z, label, X_pool, rule: Sequenc
     if Z.shape[1] != X_pool.shape[1]:
         raise ValueError(f"Z must have the columns of X_pool ({X_pool.shape[1]}), got {Z.shape[1]}.")
     rule = _check_rule(rule, X_pool.shape[1])
+    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
+        raise TypeError(f"label must be an int (a class label), got {label!r} ({type(label).__name__}).")
     precision = float(np.mean(_check_labels(predict_fn(Z), len(Z)) == label))
     return precision, float(np.mean(rule_holds(X_pool, rule)))
 
@@ -647,7 +653,10 @@ def kl_lucb(draw: Callable[[list[int], list[int]], np.ndarray], n, positives, *,
     top_n = check_positive_int("top_n", top_n)
     batch_size = check_positive_int("batch_size", batch_size)
     min_batch = batch_size if min_batch is None else check_positive_int("min_batch", min_batch)
-    if np.any(np.asarray(n) < 1):
+    n = check_array("n", n, ndim=1, nonempty=True)
+    positives = check_array("positives", positives, ndim=1)
+    check_same_shape("positives", positives, "n", n)
+    if np.any(n < 1):
         raise ValueError("n must hold at least one sample per arm, got an arm with none.")
     tiebreak = np.zeros(n_arms) if tiebreak is None else np.asarray(tiebreak, dtype=float)
     for t in range(1, MAX_LUCB_ROUNDS + 1):
@@ -693,7 +702,11 @@ def extend_beam(beam: Sequence[tuple[int, ...]], slots: Sequence[int], holds: np
     list of tuple of int
         The new candidate rules, each a sorted tuple, without duplicates, in sorted order.
     """
-    holds = np.asarray(holds, dtype=bool)
+    holds = check_array("holds", holds, ndim=2, dtype=bool, nonempty=True)
+    slots = check_array("slots", slots, ndim=1, dtype=int)
+    if len(slots) != holds.shape[1]:
+        raise ValueError(f"slots must give one slot per column of holds ({holds.shape[1]}), got {len(slots)}.")
+    min_coverage = check_real("min_coverage", min_coverage, high=1)  # -1: no minimum
     candidates = set()
     for rule in beam:
         used = {slots[p] for p in rule}
@@ -1084,7 +1097,14 @@ def lime_rule_scores(intercept: float, weights: dict[int, float], x_codes, Z_cod
         The explained instance and the other rows, discretised the way LIME did
         (``explainer.discretizer.discretize``).
     """
-    x_codes, Z_codes = np.asarray(x_codes), np.atleast_2d(np.asarray(Z_codes))
+    intercept = check_real("intercept", intercept)
+    x_codes = check_array("x_codes", x_codes, ndim=1, dtype=int, nonempty=True)
+    Z_codes = check_array("Z_codes", np.atleast_2d(Z_codes) if np.ndim(Z_codes) == 1 else Z_codes, ndim=2, dtype=int,
+                          nonempty=True)
+    if Z_codes.shape[1] != len(x_codes):
+        raise ValueError(f"Z_codes must have one column per value of x_codes ({len(x_codes)}), got shape {Z_codes.shape}.")
+    if any(not 0 <= int(f) < len(x_codes) for f in weights):
+        raise ValueError(f"weights must be keyed by feature indices below {len(x_codes)}, got {sorted(weights)}.")
     scores = np.full(len(Z_codes), float(intercept))
     for feature, weight in weights.items():
         scores += weight * (Z_codes[:, feature] == x_codes[feature])
@@ -1108,8 +1128,13 @@ def simulated_user(covered, user_predictions, model_predictions) -> tuple[float,
     precision, coverage : float
         Precision is NaN when the explanation applies nowhere.
     """
-    covered = np.asarray(covered, dtype=bool)
-    right = np.broadcast_to(np.asarray(user_predictions), covered.shape) == np.asarray(model_predictions)
+    model_predictions = check_array("model_predictions", model_predictions, ndim=1, dtype=int, nonempty=True)
+    covered = check_array("covered", covered, ndim=1, dtype=bool)
+    check_same_shape("covered", covered, "model_predictions", model_predictions)
+    user_predictions = check_array("user_predictions", user_predictions, ndim=(0, 1), dtype=int)
+    if user_predictions.ndim == 1:
+        check_same_shape("user_predictions", user_predictions, "model_predictions", model_predictions)
+    right = np.broadcast_to(user_predictions, covered.shape) == model_predictions
     coverage = float(covered.mean())
     return (float(right[covered].mean()) if covered.any() else float("nan")), coverage
 
@@ -1129,7 +1154,14 @@ def lime_threshold_coverage(scores: Sequence[np.ndarray], model_predictions, tar
     threshold, precision, coverage : float
         ``(nan, nan, 0.0)`` if no threshold reaches the target.
     """
-    thresholds = np.linspace(0.5, 1.0, 51) if thresholds is None else np.asarray(thresholds, dtype=float)
+    thresholds = np.linspace(0.5, 1.0, 51) if thresholds is None else check_array("thresholds", thresholds, ndim=1)
+    model_predictions = check_array("model_predictions", model_predictions, ndim=1, dtype=int, nonempty=True)
+    if isinstance(scores, (str, bytes)) or len(scores) == 0:
+        raise TypeError(f"scores must be a non-empty list of arrays of probabilities, got {scores!r:.40}.")
+    scores = [check_array("scores", s, ndim=1) for s in scores]
+    for s in scores:
+        check_same_shape("scores", s, "model_predictions", model_predictions)
+    target_precision = check_real("target_precision", target_precision, low=0, high=1)
     for t in thresholds:
         results = [simulated_user(np.maximum(s, 1 - s) > t, (s > 0.5).astype(int), model_predictions) for s in scores]
         precisions = [p for p, c in results if c > 0]

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
-from ..validation import check_nonnegative_int, check_positive_int, check_real, check_tensor
+from ..validation import check_array, check_callable, check_nonnegative_int, check_positive_int, check_real, check_tensor
 from .._torch import check_input, check_model, check_output, check_target, evaluating
 
 __all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", "margin",
@@ -48,7 +48,7 @@ def _check_inputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, name: s
     if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"y must be an integer torch.Tensor of class labels, got {type(y).__name__}"
                         + (f" of dtype {y.dtype}" if isinstance(y, torch.Tensor) else "") + ".")
-    return x, check_target(y, len(x), x.device, name="y")
+    return x, check_target(y, len(x), x.device, name="y", of=name)
 
 
 def _check_same_shape(name: str, value: torch.Tensor, other_name: str, other: torch.Tensor) -> None:
@@ -68,7 +68,7 @@ def _check_logits(logits, y) -> tuple[torch.Tensor, torch.Tensor]:
 def _loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
     """Gradient w.r.t. ``x`` of the loss to *increase*: CE(y) untargeted, -CE(target) targeted."""
     x = x.detach().requires_grad_(True)
-    loss = nn.functional.cross_entropy(check_output(model(x), y), y, reduction="sum")
+    loss = nn.functional.cross_entropy(check_output(model(x), y, name="y"), y, reduction="sum")
     (grad,) = torch.autograd.grad(-loss if targeted else loss, x)
     return grad
 
@@ -309,6 +309,8 @@ def accuracy_under_attack(model: nn.Module, X: torch.Tensor, y: torch.Tensor, at
     batch_size = check_positive_int("batch_size", batch_size)
     if attack is not None and not callable(attack):
         raise TypeError(f"attack must be None or a function attack(model, x, y), got {type(attack).__name__}.")
+    with evaluating(model), torch.no_grad():
+        check_output(model(X[:1]), y, name="y")  # labels the model's outputs cannot index
     correct = 0
     with evaluating(model):  # BatchNorm's statistics and dropout stay as they are
         for start in tqdm(range(0, len(X), batch_size), desc="attack", disable=not progress, leave=False):
@@ -333,6 +335,10 @@ def accuracy_vs_eps(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epsilons
     >>> accuracy_vs_eps(model, X, y, [0.0, 0.1], fgsm).shape
     (2,)
     """
+    epsilons = check_array("epsilons", epsilons, ndim=1, nonempty=True)
+    if np.any(epsilons < 0):
+        raise ValueError(f"epsilons must be >= 0, got {epsilons.min():g} among them.")
+    check_callable("attack", attack)
     return np.array([accuracy_under_attack(model, X, y, (lambda m, xb, yb, e=float(e): attack(m, xb, yb, eps=e))
                                            if e > 0 else None, batch_size=batch_size, progress=progress)
                      for e in epsilons])
@@ -351,7 +357,7 @@ def accuracy_robustness_area(epsilons, accuracies) -> float:
     >>> round(accuracy_robustness_area([0.0, 0.1, 0.2], [1.0, 1.0, 0.0]), 6)
     0.15
     """
-    epsilons, accuracies = np.asarray(epsilons, float), np.asarray(accuracies, float)
+    epsilons, accuracies = check_array("epsilons", epsilons), check_array("accuracies", accuracies)
     if epsilons.ndim != 1 or epsilons.shape != accuracies.shape or len(epsilons) < 2:
         raise ValueError(f"epsilons and accuracies must be 1-d of the same length >= 2, got shapes "
                          f"{epsilons.shape} and {accuracies.shape}.")

@@ -29,8 +29,10 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
-from ..validation import check_nonnegative_int, check_positive_int, check_real
-from .._torch import (check_baseline, check_input, check_model, check_target, evaluating, output_gradient, selected_output)
+from ..validation import (check_array, check_box, check_callable, check_nonnegative_int, check_positive_int,
+                          check_real, check_same_shape, check_tensor)
+from .._torch import (apply_model, check_baseline, check_input, check_model, check_target, evaluating, output_gradient,
+                     selected_output)
 
 __all__ = [
     "ClassDifference",
@@ -96,8 +98,9 @@ class ClassDifference(nn.Module):
 
 
 def _as_scores(scores, x: torch.Tensor) -> torch.Tensor:
-    scores = torch.as_tensor(scores.detach() if hasattr(scores, "detach") else np.asarray(scores, dtype=float))
-    if scores.numel() != x.numel():
+    check_tensor("x", x)
+    scores = scores.detach() if isinstance(scores, torch.Tensor) else torch.as_tensor(check_array("scores", scores))
+    if scores.numel() != x.numel() or len(scores) != len(x):
         raise ValueError(f"scores must have one value per entry of x {tuple(x.shape)}, got shape {tuple(scores.shape)}.")
     if not torch.isfinite(scores).all():
         raise ValueError("scores must contain only finite values, got NaN or inf.")
@@ -156,8 +159,15 @@ def erasure_curve(model: nn.Module, x: torch.Tensor, scores, counts: Sequence[in
     counts = [check_nonnegative_int("counts", k) for k in counts]
     if not counts:
         raise ValueError("counts must hold at least one number of entries to erase, got an empty sequence.")
+    if max(counts) > x[0].numel():
+        raise ValueError(f"counts must be at most the number of entries of one example ({x[0].numel()}), "
+                         f"got {max(counts)}.")
+    output = check_nonnegative_int("output", output)
     with evaluating(model), torch.no_grad():
-        before = model(x)[:, output]
+        before = apply_model(model, x)
+        if before.ndim != 2 or output >= before.shape[1]:
+            raise ValueError(f"output must index the model's outputs (shape {tuple(before.shape)}), got {output}.")
+        before = before[:, output]
         drops = [before - model(erase_top(x, scores, k, baseline=baseline, positive_only=positive_only))[:, output]
                  for k in counts]
     return torch.stack(drops, dim=1).cpu().numpy()
@@ -167,7 +177,7 @@ def erasure_curve(model: nn.Module, x: torch.Tensor, scores, counts: Sequence[in
 
 
 def _paired(maps_a, maps_b) -> tuple[np.ndarray, np.ndarray]:
-    a, b = (np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=float) for m in (maps_a, maps_b))
+    a, b = check_array("maps_a", maps_a), check_array("maps_b", maps_b)
     if a.shape != b.shape:
         raise ValueError(f"maps_b must have the shape of maps_a {a.shape}, got {b.shape}.")
     if a.ndim < 2 or len(a) == 0:
@@ -243,7 +253,7 @@ def top_k_intersection(maps_a, maps_b, k: int) -> np.ndarray:
     >>> top_k_intersection([[3, -2, 1, 0]], [[0, 5, 4, 1]], 2)
     array([0.5])
     """
-    a, b = (np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=float) for m in (maps_a, maps_b))
+    a, b = check_array("maps_a", maps_a), check_array("maps_b", maps_b)
     if a.ndim == 4:
         a, b = np.abs(a).sum(axis=1), np.abs(b).sum(axis=1)
     a, b = _paired(np.abs(a), np.abs(b))
@@ -291,6 +301,7 @@ def max_sensitivity(explain_fn, x: torch.Tensor, *, radius: float = 0.02, n_samp
     """
     if not callable(explain_fn):
         raise TypeError(f"explain_fn must be callable, got {type(explain_fn).__name__}.")
+    check_tensor("x", x)
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 2 or len(x) == 0:
         raise TypeError(f"x must be a non-empty floating-point torch.Tensor batch (N, ...), got "
                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
@@ -299,11 +310,17 @@ def max_sensitivity(explain_fn, x: torch.Tensor, *, radius: float = 0.02, n_samp
     generator = as_torch_generator(rng, device=x.device)
 
     def explain(batch: torch.Tensor) -> torch.Tensor:
-        out = explain_fn(batch)
+        try:
+            out = explain_fn(batch)
+        except RuntimeError as err:
+            raise ValueError(f"explain_fn failed on x of shape {tuple(batch.shape)}: {str(err)[:160]}") from err
         out = torch.as_tensor(out.detach() if hasattr(out, "detach") else np.asarray(out))
-        if len(out) != len(batch):
-            raise ValueError(f"explain_fn must return one explanation per example ({len(batch)}), got shape "
-                             f"{tuple(out.shape)}.")
+        if len(out) != len(batch) or tuple(out.shape[1:]) not in (tuple(batch.shape[1:]), tuple(batch.shape[2:])):
+            raise ValueError(f"explain_fn must return one explanation per example, of x's shape "
+                             f"({tuple(batch.shape)}), got shape {tuple(out.shape)}.")
+        if not torch.isfinite(out).all():
+            raise ValueError(f"explain_fn returned NaN or inf for "
+                             f"{int((~torch.isfinite(out)).reshape(len(out), -1).any(1).sum())} of {len(out)} examples.")
         return out.reshape(len(batch), -1).to(torch.float64)
 
     x = x.detach()
@@ -341,8 +358,8 @@ def max_relative_change(reference: torch.Tensor, perturbed: torch.Tensor) -> tor
     >>> max_relative_change(torch.tensor([[3.0, 4.0]]), torch.tensor([[[3.0, 4.0]], [[3.0, 5.0]]]))
     tensor([0.2000], dtype=torch.float64)
     """
-    reference = torch.as_tensor(reference).to(torch.float64)
-    perturbed = torch.as_tensor(perturbed).to(device=reference.device, dtype=torch.float64)
+    reference = check_tensor("reference", reference).to(torch.float64)
+    perturbed = check_tensor("perturbed", perturbed).to(device=reference.device, dtype=torch.float64)
     if perturbed.ndim < 2 or tuple(perturbed.shape[1:]) != tuple(reference.shape):
         raise ValueError(f"perturbed must have shape (S, *reference.shape) = (S, {', '.join(map(str, reference.shape))}), "
                          f"got {tuple(perturbed.shape)}.")
@@ -376,22 +393,19 @@ def box_iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
 
 
 def _check_box(box, name: str = "box") -> tuple[float, float, float, float]:
-    """``(x0, y0, x1, y1)`` as four finite floats with x0 <= x1 and y0 <= y1."""
-    if isinstance(box, (str, bytes)):
-        raise TypeError(f"{name} must be four numbers (x0, y0, x1, y1), got a string {box!r}.")
-    values = np.asarray(box.tolist() if hasattr(box, "tolist") else box, dtype=float) if box is not None else None
-    if values is None or values.shape != (4,) or not np.isfinite(values).all():
-        raise ValueError(f"{name} must be four finite numbers (x0, y0, x1, y1), got {box!r}.")
-    if values[2] < values[0] or values[3] < values[1]:
-        raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1, got {tuple(values.tolist())}.")
-    return tuple(float(v) for v in values)
+    return check_box(name, box)
 
 
 def _as_map(heatmap) -> np.ndarray:
-    heat = heatmap.detach().cpu().numpy() if hasattr(heatmap, "detach") else np.asarray(heatmap)
-    if heat.ndim != 2:
-        raise ValueError(f"heatmap must be 2-D (H, W), got shape {heat.shape}.")
-    return heat.astype(float)
+    return check_array("heatmap", heatmap, ndim=2, nonempty=True)
+
+
+def _box_on(heat: np.ndarray, box) -> tuple[int, int, int, int]:
+    """``box`` as ints, checked to overlap the map ``heat``."""
+    x0, y0, x1, y1 = (int(v) for v in check_box("box", box))
+    if x0 >= heat.shape[1] or y0 >= heat.shape[0] or x1 <= 0 or y1 <= 0:
+        raise ValueError(f"box must overlap the heatmap ({heat.shape[0]}x{heat.shape[1]}), got {(x0, y0, x1, y1)}.")
+    return x0, y0, x1, y1
 
 
 def threshold_box(heatmap, fraction: float = 0.15) -> Box | None:
@@ -427,10 +441,10 @@ def threshold_box(heatmap, fraction: float = 0.15) -> Box | None:
 def pointing_game(heatmap, box: Sequence[int]) -> bool:
     """True if the map's maximum (its first occurrence) lies inside ``box``; False for a zero map."""
     heat = _as_map(heatmap)
+    x0, y0, x1, y1 = _box_on(heat, box)
     if not heat.max() > 0:
         return False
     row, col = np.unravel_index(int(np.argmax(heat)), heat.shape)
-    x0, y0, x1, y1 = (int(v) for v in _check_box(box))
     return bool(x0 <= col < x1 and y0 <= row < y1)
 
 
@@ -451,6 +465,7 @@ def weak_localisation(heatmaps, boxes, fraction: float = 0.15) -> tuple[np.ndarr
     hits : numpy.ndarray
         Bool, shape (n,).
     """
+    heatmaps = check_array("heatmaps", heatmaps, ndim=3, nonempty=True)
     boxes = np.asarray(boxes.tolist() if hasattr(boxes, "tolist") else boxes)
     if len(heatmaps) != len(boxes):
         raise ValueError(f"boxes must hold one box per heatmap ({len(heatmaps)}), got {len(boxes)}.")
@@ -466,7 +481,7 @@ def box_mass(heatmap, box: Sequence[int]) -> float:
     """The share of a non-negative map's total inside ``box`` (0 for a zero map)."""
     heat = _as_map(heatmap)
     total = heat.sum()
-    x0, y0, x1, y1 = (int(v) for v in _check_box(box))
+    x0, y0, x1, y1 = _box_on(heat, box)
     return float(heat[y0:y1, x0:x1].sum() / total) if total > 0 else 0.0
 
 
@@ -516,6 +531,7 @@ def cascading_randomisation(model: nn.Module, layer_names: Sequence[str], *,
     name, model : str, torch.nn.Module
         The layer randomised last, and a fresh copy with it and all the ones before it randomised.
     """
+    check_model(model)
     modules = dict(model.named_modules())
     unknown = [name for name in layer_names if name not in modules]
     if unknown:
@@ -543,7 +559,7 @@ def feature_rank(attributions, feature: int) -> np.ndarray:
     >>> feature_rank([[0.1, -0.5, 0.2], [0.0, 0.3, 0.1]], 0)
     array([3, 0])
     """
-    A = np.abs(np.asarray(attributions.detach().cpu() if hasattr(attributions, "detach") else attributions, dtype=float))
+    A = np.abs(check_array("attributions", attributions, nonempty=True))
     if A.ndim != 2:
         raise ValueError(f"attributions must have shape (n_explanations, n_features), got shape {A.shape}.")
     feature = check_nonnegative_int("feature", feature)
@@ -578,8 +594,8 @@ def rank_shares(attributions, feature: int, k: int = 3) -> np.ndarray:
 def _pixel_scores(attributions, x: torch.Tensor) -> torch.Tensor:
     """Attributions summed over channels, one score per pixel: shape (N, H * W)."""
     n, c, h, w = x.shape
-    a = torch.as_tensor(attributions.detach() if hasattr(attributions, "detach")
-                        else np.asarray(attributions, dtype=float))
+    a = attributions.detach() if isinstance(attributions, torch.Tensor) else \
+        torch.as_tensor(check_array("attributions", attributions))
     shape = tuple(a.shape)
     if shape == (n, c, h, w):
         a = a.sum(dim=1)
@@ -709,12 +725,13 @@ def curve_auc(fractions, values) -> np.ndarray:
     >>> curve_auc([0.0, 0.5, 1.0], [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
     array([0.25, 1.  ])
     """
-    fractions = np.asarray(fractions.detach().cpu() if hasattr(fractions, "detach") else fractions, dtype=float)
-    values = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=float)
+    fractions = check_array("fractions", fractions)
+    values = check_array("values", values, ndim=(1, 2), nonempty=True)
     if fractions.ndim != 1 or len(fractions) < 2:
         raise ValueError(f"fractions must be 1-D with at least 2 points, got shape {fractions.shape}.")
     if values.shape[-1:] != fractions.shape:
-        raise ValueError(f"values must have {len(fractions)} columns (one per fraction), got shape {values.shape}.")
+        raise ValueError(f"values must have {len(fractions)} columns (one per value of fractions), "
+                         f"got shape {values.shape}.")
     if not (np.isfinite(fractions).all() and np.isfinite(values).all()):
         raise ValueError("fractions and values must contain only finite values, got NaN or inf.")
     widths = np.diff(fractions)
@@ -736,6 +753,7 @@ def blurred(x: torch.Tensor, *, sigma: float = 5.0, kernel_size: int = 11) -> to
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
         raise ValueError(f"x must be a floating-point batch of images (N, C, H, W), got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
+    check_tensor("x", x)
     sigma = check_real("sigma", sigma, low=0, low_inclusive=False)
     kernel_size = check_positive_int("kernel_size", kernel_size)
     if kernel_size % 2 == 0:
@@ -768,6 +786,9 @@ def infidelity_from_samples(dots: torch.Tensor, drops: torch.Tensor, normalize: 
     >>> infidelity_from_samples(torch.tensor([[1.0, 2.0]]), torch.tensor([[2.0, 4.0]]), normalize=True)
     tensor([0.])
     """
+    check_tensor("dots", dots, ndim=2)
+    check_tensor("drops", drops, ndim=2)
+    check_same_shape("drops", drops, "dots", dots)
     if normalize:
         squares = (dots * dots).sum(dim=1, keepdim=True)
         beta = torch.where(squares > 0, (dots * drops).sum(dim=1, keepdim=True) / torch.where(squares > 0, squares, 1.0),
@@ -820,8 +841,8 @@ def infidelity(model: nn.Module, x: torch.Tensor, attributions, target, *, noise
     check_model(model)
     x = check_input(x, model)
     target = check_target(target, len(x), x.device)
-    a = torch.as_tensor(attributions.detach() if hasattr(attributions, "detach")
-                        else np.asarray(attributions, dtype=float))
+    a = attributions.detach() if isinstance(attributions, torch.Tensor) else \
+        torch.as_tensor(check_array("attributions", attributions))
     if tuple(a.shape) != tuple(x.shape):
         raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}, got shape {tuple(a.shape)}.")
     if not torch.isfinite(a).all():
@@ -941,6 +962,11 @@ def rise_saliency(scores: torch.Tensor, masks: torch.Tensor, p_keep: float) -> t
     >>> rise_saliency(torch.tensor([1.0, 0.0]), torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]]), 0.5)
     tensor([[1., 0.]])
     """
+    check_tensor("scores", scores, ndim=(1, 2))
+    check_tensor("masks", masks, ndim=3)
+    if scores.shape[-1] != len(masks):
+        raise ValueError(f"scores must have one column per mask ({len(masks)} masks), got shape {tuple(scores.shape)}.")
+    p_keep = check_real("p_keep", p_keep, low=0, high=1, low_inclusive=False)
     return torch.tensordot(scores.to(masks.dtype), masks, dims=1) / (len(masks) * p_keep)
 
 
@@ -1072,12 +1098,18 @@ def evaluate_explanations(explain_fn, model: nn.Module, x: torch.Tensor, target,
     """
     import time
 
+    check_callable("explain_fn", explain_fn)
     check_model(model)
     x = check_input(x, model, images=True)
     target = check_target(target, len(x), x.device)
+    check_positive_int("n_infidelity", n_infidelity), check_positive_int("n_sensitivity", n_sensitivity)
     generator = as_torch_generator(rng, device=x.device)
     start = time.perf_counter()
     attributions = explain_fn(model, x, target)
+    try:
+        _pixel_scores(attributions, x)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"explain_fn returned unusable attributions: {err}") from err
     seconds = (time.perf_counter() - start) / len(x)
     substrate = blurred(x) if insertion_baseline is None else insertion_baseline
     fractions, deleted = deletion_curve(model, x, attributions, target, n_steps=n_steps)

@@ -35,8 +35,8 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..validation import check_positive_int, check_real, check_tensor
-from .._torch import (check_input, check_layer, check_model, check_target, evaluating, model_device, model_dtype,
-                     output_gradient, selected_output)
+from .._torch import (check_input, check_input_shape, check_layer, check_model, check_target, evaluating,
+                     model_device, model_dtype, output_gradient, selected_output)
 from .evaluation import box_iou
 from .gradients import saliency
 
@@ -63,9 +63,9 @@ def _prepare(model, x, target, *, images: bool = True) -> tuple[torch.Tensor, to
     return x, check_target(target, len(x), x.device)
 
 
-def _scores(model: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def _scores(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, name: str = "target") -> torch.Tensor:
     """The logits ``model(x)[i, targets[i]]`` summed over the batch (images do not interact)."""
-    return selected_output(model, x, targets).sum()
+    return selected_output(model, x, targets, name=name).sum()
 
 
 # ------------------------------------------------------------------ class models (Simonyan et al.)
@@ -101,13 +101,13 @@ def class_model_visualisation(model: nn.Module, targets, shape: Sequence[int], *
     if len(targets) == 0:
         raise ValueError("targets must hold at least one class, got an empty sequence.")
     targets = check_target(targets, len(targets), model_device(model), name="targets")
-    shape = tuple(check_positive_int("shape", int(v)) for v in shape)
+    shape = check_input_shape(shape, model)
     images = torch.zeros(len(targets), *shape, device=model_device(model), dtype=model_dtype(model) or torch.float32)
     with evaluating(model, freeze=True):
         for _ in range(steps):
             with torch.enable_grad():
                 images.requires_grad_(True)
-                objective = _scores(model, images, targets) - l2 * images.pow(2).sum()
+                objective = _scores(model, images, targets, "targets") - l2 * images.pow(2).sum()
                 (gradient,) = torch.autograd.grad(objective, images)
             images = (images + lr * gradient).detach()
     return images

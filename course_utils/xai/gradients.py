@@ -427,6 +427,7 @@ def completeness_gap(model: nn.Module, x: torch.Tensor, target, attributions: to
     if not isinstance(attributions, torch.Tensor) or tuple(attributions.shape) != tuple(x.shape):
         shape = tuple(attributions.shape) if hasattr(attributions, "shape") else type(attributions).__name__
         raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}, got {shape}.")
+    check_tensor("attributions", attributions)
     with evaluating(model), torch.no_grad():
         delta = selected_output(model, x, target) - selected_output(model, baseline, target)
     return attributions.detach().to(delta.device).reshape(len(x), -1).sum(dim=1) - delta

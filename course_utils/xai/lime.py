@@ -28,7 +28,8 @@ from scipy.special import ndtr, ndtri
 
 from ..exercises import Exercise, register
 from ..runtime import as_generator
-from ..validation import check_array, check_in, check_positive_int, check_real
+from ..validation import (check_array, check_callable, check_in, check_nonnegative_int, check_positive_int, check_real,
+                          check_returned)
 from .explanation import Explanation
 
 __all__ = [
@@ -112,7 +113,7 @@ def kernel(distances, kernel_width: float) -> np.ndarray:
     >>> kernel(np.array([0.0, 1.0]), 1.0).round(4)
     array([1.    , 0.3679])
     """
-    distances = check_array("distances", distances)
+    distances = check_array("distances", distances, ndim=1, nonempty=True)
     kernel_width = check_real("kernel_width", kernel_width, low=0, low_inclusive=False)
     return np.exp(-distances ** 2 / kernel_width ** 2)
 
@@ -579,6 +580,15 @@ def _check_explanations(W) -> np.ndarray:
     return np.abs(W)
 
 
+def _check_rows(name: str, X, ndim: int = 2):
+    """A non-empty dense array or scipy.sparse matrix of finite values (bag-of-words rows may be sparse)."""
+    if sp.issparse(X):
+        if X.shape[0] == 0 or not np.isfinite(X.data).all():
+            raise ValueError(f"{name} must be non-empty and finite, got a sparse matrix of shape {X.shape}.")
+        return X
+    return check_array(name, X, ndim=ndim, nonempty=True)
+
+
 def coverage(W, rows: Sequence[int]) -> float:
     """Share of the total global importance covered by the explanations in ``rows``.
 
@@ -587,8 +597,11 @@ def coverage(W, rows: Sequence[int]) -> float:
     appears in any explanation is covered).
     """
     absolute = _check_explanations(W)
+    rows = check_array("rows", rows, ndim=1, dtype=int) if len(rows) else np.zeros(0, dtype=int)
+    if np.any((rows < 0) | (rows >= len(absolute))):
+        raise ValueError(f"rows must be row indices of W, in [0, {len(absolute)}), got {rows.tolist()}.")
     importance = np.sqrt(absolute.sum(axis=0))
-    covered = absolute[list(rows)].sum(axis=0) > 0
+    covered = absolute[rows].sum(axis=0) > 0
     total = importance.sum()
     return float(importance[covered].sum() / total) if total > 0 else 0.0
 
@@ -661,15 +674,15 @@ def greedy_removal(predict_fn: Callable[[np.ndarray], np.ndarray], d: int, n_fea
     """
     _check_callable(predict_fn)
     d, n_features = check_positive_int("d", d), check_positive_int("n_features", n_features)
-    threshold = check_real("threshold", threshold)
+    threshold = check_real("threshold", threshold, low=0, high=1)
     mask = np.ones(d)
-    current = float(predict_fn(mask[None])[0])
+    current = float(check_returned("predict_fn", predict_fn(mask[None]), 1)[0])
     chosen: list[int] = []
     while len(chosen) < min(n_features, d):
         candidates = np.flatnonzero(mask)
         trials = np.repeat(mask[None], len(candidates), axis=0)
         trials[np.arange(len(candidates)), candidates] = 0.0
-        values = np.asarray(predict_fn(trials), dtype=float)
+        values = check_returned("predict_fn", predict_fn(trials), len(trials))
         best = int(np.argmin(values))
         if values[best] > current:
             break
@@ -801,7 +814,18 @@ def masked_predictor(predict_proba: Callable, x, label: int) -> tuple[np.ndarray
         Maps (n, len(present)) 0/1 masks to (n,) probabilities of ``label`` for ``x`` with the
         masked-out words removed.
     """
+    check_callable("predict_proba", predict_proba)
+    x = _check_rows("x", x, ndim=1)
+    if not sp.issparse(x) and x.ndim != 1:
+        raise ValueError(f"x must be one row (1-D), got shape {x.shape}.")
+    label = check_nonnegative_int("label", label)
     row = sp.csr_matrix(x).reshape(1, -1)
+    probe = np.asarray(predict_proba(row))
+    if probe.ndim != 2 or len(probe) != 1 or label >= probe.shape[1]:
+        raise ValueError(f"predict_proba must return (n, n_classes) probabilities with a column for label {label}, "
+                         f"got shape {probe.shape} for one row.")
+    check_returned("predict_proba", probe, 1, shape=probe.shape)
+    n_classes = probe.shape[1]
     present, values, width = row.indices.copy(), row.data.copy(), row.shape[1]
     order = np.argsort(present)
     present, values = present[order], values[order]
@@ -811,20 +835,30 @@ def masked_predictor(predict_proba: Callable, x, label: int) -> tuple[np.ndarray
         rows = np.repeat(np.arange(len(masks)), len(present))
         matrix = sp.csr_matrix(((masks * values).ravel(), (rows, np.tile(present, len(masks)))),
                                shape=(len(masks), width))
-        return np.asarray(predict_proba(matrix))[:, label]
+        return check_returned("predict_proba", predict_proba(matrix), len(masks), shape=(len(masks), n_classes))[:, label]
 
     return present, predict_fn
 
 
 def linear_model_features(coef: np.ndarray, x: np.ndarray) -> set[int]:
     """Features a linear model uses for ``x``: non-zero coefficient and non-zero value."""
-    return set(np.flatnonzero((np.ravel(coef) != 0) & (np.ravel(x) != 0)).tolist())
+    coef = check_array("coef", coef, ndim=(1, 2), nonempty=True)
+    if coef.ndim == 2 and len(coef) != 1:
+        raise ValueError(f"coef must be 1-D or one row (sklearn's coef_ of shape (1, d)), got shape {coef.shape}.")
+    coef = np.ravel(coef)
+    x = np.ravel(x.toarray()) if sp.issparse(x) else check_array("x", x, ndim=1)
+    if len(x) != len(coef):
+        raise ValueError(f"x must have one value per coefficient of coef ({len(coef)}), got {len(x)}.")
+    return set(np.flatnonzero((coef != 0) & (x != 0)).tolist())
 
 
 def tree_path_features(tree, x: np.ndarray) -> set[int]:
     """Features tested on ``x``'s path through a fitted scikit-learn tree that are non-zero in ``x``
     (the paper's gold features for a decision tree; an absent word cannot be "removed")."""
+    x = x.toarray() if sp.issparse(x) else check_array("x", x, ndim=1, nonempty=True)
     x = np.asarray(x, dtype=float).reshape(1, -1)
+    if x.shape[1] != tree.n_features_in_:
+        raise ValueError(f"x must have one value per feature of the tree ({tree.n_features_in_}), got {x.shape[1]}.")
     nodes = tree.decision_path(x).indices
     tested = tree.tree_.feature[nodes]
     return {int(j) for j in tested[tested >= 0] if x[0, j] != 0}
@@ -833,6 +867,7 @@ def tree_path_features(tree, x: np.ndarray) -> set[int]:
 def count_used_features(model, X) -> np.ndarray:
     """For each row of ``X``, how many gold features the model uses (see :func:`linear_model_features`
     for a linear model with ``coef_``, :func:`tree_path_features` for a tree with ``tree_``)."""
+    X = _check_rows("X", X)
     present = sp.csr_matrix(X) != 0
     if hasattr(model, "tree_"):
         paths = model.decision_path(X).tocsr()
@@ -848,6 +883,7 @@ def count_used_features(model, X) -> np.ndarray:
 def recall(explained, gold: set[int]) -> float:
     """Share of the ``gold`` features found in ``explained`` (1.0 if there are none to find)."""
     gold = set(gold)
+    explained = check_array("explained", explained, ndim=1, dtype=int) if len(explained) else []
     return len(gold & {int(j) for j in explained}) / len(gold) if gold else 1.0
 
 

@@ -23,8 +23,10 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..runtime import as_generator, as_torch_generator, one_blas_thread
-from ..validation import check_array, check_in, check_nonnegative_int, check_positive_int, check_real
-from .._torch import check_input, check_layer, check_model, check_target, evaluating, selected_output
+from ..validation import (check_array, check_box, check_callable, check_in, check_nonnegative_int, check_positive_int,
+                          check_real, check_returned, check_same_shape, check_tensor)
+from .._torch import (apply_model, check_input, check_layer, check_model, check_output, check_target, evaluating,
+                     selected_output)
 
 __all__ = [
     "fooling_data",
@@ -88,7 +90,12 @@ def detector_training_set(X_real: np.ndarray, noise: np.ndarray, scale: float = 
     labels : numpy.ndarray, shape ((k + 1) * n,)
         1 for a real row, 0 for a perturbed one.
     """
-    X_real, noise = np.asarray(X_real, dtype=float), np.asarray(noise, dtype=float)
+    X_real = check_array("X_real", X_real, ndim=2, nonempty=True)
+    noise = check_array("noise", noise, ndim=3, nonempty=True)
+    if noise.shape[1:] != X_real.shape:
+        raise ValueError(f"noise must have shape (k, *X_real.shape) = (k, {X_real.shape[0]}, {X_real.shape[1]}), "
+                         f"got shape {noise.shape}.")
+    scale = check_real("scale", scale, low=0)
     std = X_real.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     perturbed = (X_real[None] + scale * std * noise).reshape(-1, X_real.shape[1])
@@ -112,7 +119,14 @@ def route(real: np.ndarray, biased_output: np.ndarray, innocuous_output: np.ndar
     -------
     numpy.ndarray, shape (n, k)
     """
+    if isinstance(real, (str, bytes)) or np.ndim(real) != 1:
+        raise TypeError(f"real must be a 1-D array of bools (one per row), got {real!r:.40}.")
     real = np.asarray(real, dtype=bool)
+    biased_output = check_array("biased_output", biased_output, ndim=2, nonempty=True)
+    innocuous_output = check_array("innocuous_output", innocuous_output, ndim=2)
+    check_same_shape("innocuous_output", innocuous_output, "biased_output", biased_output)
+    if len(real) != len(biased_output):
+        raise ValueError(f"real must have one value per row of biased_output ({len(biased_output)}), got {len(real)}.")
     return np.where(real[:, None], np.asarray(biased_output, dtype=float), np.asarray(innocuous_output, dtype=float))
 
 
@@ -124,7 +138,7 @@ def kmeans_background(X, n_clusters: int = 10, *, rng=None) -> np.ndarray:
     """
     from sklearn.cluster import KMeans
 
-    X = check_array("X", X, ndim=2)
+    X = check_array("X", X, ndim=2, nonempty=True)
     n_clusters = check_positive_int("n_clusters", n_clusters)
     if n_clusters > len(X):
         raise ValueError(f"n_clusters must be at most the number of rows ({len(X)}), got {n_clusters}.")
@@ -150,8 +164,8 @@ def shap_perturbations(X, background, n_per_row: int, *, rng=None) -> np.ndarray
     -------
     numpy.ndarray, shape (n_per_row * n, d)
     """
-    X = check_array("X", X, ndim=2)
-    background = check_array("background", background, ndim=2)
+    X = check_array("X", X, ndim=2, nonempty=True)
+    background = check_array("background", background, ndim=2, nonempty=True)
     if background.shape[1] != X.shape[1]:
         raise ValueError(f"background must have X's {X.shape[1]} columns, got {background.shape[1]}.")
     n_per_row = check_positive_int("n_per_row", n_per_row)
@@ -309,11 +323,11 @@ def fooling_data(table, *, protected: str = "race", protected_value: str = "Afri
 
 
 def _probabilities(fn, X: np.ndarray, name: str) -> np.ndarray:
-    out = np.asarray(fn(X), dtype=float)
-    if out.shape != (len(X), 2):
+    out = fn(X)
+    if np.shape(out) != (len(X), 2):
         raise ValueError(f"{name} must map (n, d) rows to (n, 2) class probabilities; for {len(X)} rows it "
-                         f"returned shape {out.shape}.")
-    return out
+                         f"returned shape {np.shape(out)}.")
+    return check_returned(name, out, len(X), shape=(len(X), 2))
 
 
 def fooling_scaffold(biased_fn, innocuous_fn, X_train, *, perturbation: str = "lime",
@@ -375,7 +389,7 @@ def fooling_scaffold(biased_fn, innocuous_fn, X_train, *, perturbation: str = "l
     True
     """
     check_in("perturbation", perturbation, PERTURBATIONS)
-    X_train = check_array("X_train", X_train, ndim=2)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     n, d = X_train.shape
     categorical = sorted({int(j) for j in categorical_features})
     if any(j < 0 or j >= d for j in categorical):
@@ -446,7 +460,8 @@ def nearest_real_distance(X, X_reference, *, scale=None) -> np.ndarray:
     """
     from sklearn.neighbors import NearestNeighbors
 
-    X, X_reference = check_array("X", X, ndim=2), check_array("X_reference", X_reference, ndim=2)
+    X = check_array("X", X, ndim=2, nonempty=True)
+    X_reference = check_array("X_reference", X_reference, ndim=2, nonempty=True)
     if X.shape[1] != X_reference.shape[1]:
         raise ValueError(f"X must have X_reference's {X_reference.shape[1]} columns, got {X.shape[1]}.")
     if scale is None:
@@ -499,7 +514,8 @@ def data_lime(predict_fn, x, X_train, *, n_features: int, n_samples: int = 5000,
     from . import lime
     from .explanation import Explanation
 
-    X_train = check_array("X_train", X_train, ndim=2)
+    check_callable("predict_fn", predict_fn)
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
     x = check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1]:
         raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
@@ -512,9 +528,7 @@ def data_lime(predict_fn, x, X_train, *, n_features: int, n_samples: int = 5000,
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     Z = np.where(categorical, (rows == x).astype(float), (rows - mean) / std)
-    y = np.asarray(predict_fn(rows), dtype=float)
-    if y.shape != (n_samples,):
-        raise ValueError(f"predict_fn must return one probability per row, shape ({n_samples},), got {y.shape}.")
+    y = check_returned("predict_fn", predict_fn(rows), n_samples)
     weights = lime.kernel(np.linalg.norm(Z - Z[0], axis=1), width)
     surrogate = lime.fit_sparse_surrogate(Z, y, weights, n_features)
     return Explanation(surrogate.values, surrogate.base_value, n_samples, surrogate.score)
@@ -564,6 +578,7 @@ def softplus_model(model: nn.Module, beta: float) -> nn.Module:
 
 def normalise_map(maps: torch.Tensor) -> torch.Tensor:
     """Each map's absolute values divided by their sum (unit sum, as Dombrowski et al. compare maps)."""
+    check_tensor("maps", maps, ndim=(3, 4))
     flat = maps.abs().flatten(1)
     return (flat / flat.sum(dim=1, keepdim=True).clamp_min(1e-12)).view_as(maps)
 
@@ -590,6 +605,15 @@ def manipulation_loss(explanation: torch.Tensor, target_map: torch.Tensor, outpu
     torch.Tensor
         A scalar.
     """
+    check_tensor("explanation", explanation, ndim=(3, 4))
+    check_tensor("target_map", target_map)
+    check_same_shape("target_map", target_map, "explanation", explanation)
+    check_tensor("output", output, ndim=2)
+    check_tensor("original_output", original_output)
+    check_same_shape("original_output", original_output, "output", output)
+    if len(output) != len(explanation):
+        raise ValueError(f"output must have one row per explanation ({len(explanation)}), got {len(output)}.")
+    output_weight = check_real("output_weight", output_weight, low=0)
     map_term = (normalise_map(explanation) - normalise_map(target_map)).pow(2).flatten(1).sum(dim=1)
     output_term = (output - original_output).pow(2).flatten(1).sum(dim=1)
     return (map_term + output_weight * output_term).mean()
@@ -645,6 +669,7 @@ def manipulate_input(model: nn.Module, x: torch.Tensor, target_map: torch.Tensor
     """
     check_model(model)
     x = check_input(x, model, images=True, unit_range=True)
+    check_tensor("target_map", target_map)
     target_map = check_input(target_map, model, name="target_map") if target_map.ndim == x.ndim else \
         check_input(target_map[None], model, name="target_map")
     if tuple(target_map.shape[1:]) != tuple(x.shape[1:]) or len(target_map) not in (1, len(x)):
@@ -693,10 +718,14 @@ def differentiable_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, 
     with the model in the mode it is trained in; the course's explanation of record is
     :func:`course_utils.xai.gradcam.gradcam`.
     """
+    check_model(model)
+    check_layer(layer, model)
+    x = check_input(x, model, images=True)
+    target = check_target(target, len(x), x.device)
     store = {}
     handle = layer.register_forward_hook(lambda module, inputs, output: store.__setitem__("A", output))
     try:
-        logits = model(x)
+        logits = check_output(model(x), target)
     finally:
         handle.remove()
     activations = store["A"]
@@ -711,7 +740,10 @@ def region_mass(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Ten
 
     The differentiable, batched form of :func:`course_utils.xai.evaluation.box_mass`.
     """
-    x0, y0, x1, y1 = box
+    check_tensor("maps", maps, ndim=(2, 3))
+    x0, y0, x1, y1 = (int(v) for v in check_box("box", box))
+    if x1 > maps.shape[-1] or y1 > maps.shape[-2]:
+        raise ValueError(f"box must lie inside the maps ({maps.shape[-2]}x{maps.shape[-1]}), got {tuple(box)}.")
     maps = maps.clamp_min(0)
     total = maps.flatten(1).sum(dim=1)
     inside = maps[..., y0:y1, x0:x1].flatten(1).sum(dim=1)
@@ -724,6 +756,9 @@ def region_mass(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Ten
 def trigger_box(shape: tuple[int, ...], size: int = TRIGGER_SIZE, margin: int = 1) -> tuple[int, int, int, int]:
     """The trigger's box ``(x0, y0, x1, y1)`` in images of ``shape`` (..., H, W): columns then rows, exclusive ends (the course's box convention)."""
     size, margin = check_positive_int("size", size), check_nonnegative_int("margin", margin)
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1 or len(shape) < 2 or not all(
+            isinstance(v, (int, np.integer)) and v >= 1 for v in shape):
+        raise TypeError(f"shape must be an image shape (..., H, W) of positive ints, got {shape!r:.40}.")
     height, width = shape[-2], shape[-1]
     if size + margin > min(height, width):
         raise ValueError(f"size + margin must fit in the image ({height}x{width}), got {size} + {margin}.")
@@ -742,9 +777,7 @@ def add_trigger(x: torch.Tensor, *, size: int = TRIGGER_SIZE, value: float = 1.0
     >>> float(add_trigger(x).sum()), float(x.sum())
     (9.0, 0.0)
     """
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise ValueError(f"x must be a batch of images, a torch.Tensor of shape (N, C, H, W), "
-                         f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
+    check_tensor("x", x, ndim=4)
     value = check_real("value", value, low=0, high=1)
     x0, y0, x1, y1 = trigger_box(tuple(x.shape), size)
     out = x.clone()
@@ -782,6 +815,9 @@ def poison_dataset(X: torch.Tensor, y: torch.Tensor, *, fraction: float = 0.05, 
     """
     fraction = check_real("fraction", fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
     target_class = check_nonnegative_int("target_class", target_class)
+    check_tensor("X", X, ndim=4)
+    if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.ndim != 1:
+        raise TypeError(f"y must be a 1-D integer torch.Tensor of labels, got {y!r:.40}.")
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}.")
     candidates = np.flatnonzero(y.cpu().numpy() != target_class)
@@ -804,13 +840,14 @@ def penultimate_features(model: nn.Module, layer: nn.Module, X: torch.Tensor, *,
     """``layer``'s output (flattened) for every row of ``X``: the representation Tran et al. and Chen et al. inspect."""
     check_model(model)
     check_layer(layer, model)
-    X = check_input(X, model)
+    X = check_input(X, model, name="X")
+    batch_size = check_positive_int("batch_size", batch_size)
     store, parts = {}, []
     handle = layer.register_forward_hook(lambda module, inputs, output: store.__setitem__("out", output))
     try:
         with evaluating(model), torch.no_grad():
             for start in range(0, len(X), batch_size):
-                model(X[start:start + batch_size])
+                apply_model(model, X[start:start + batch_size], name="X")
                 parts.append(store["out"].flatten(1).cpu().numpy())
     finally:
         handle.remove()
@@ -831,7 +868,7 @@ def spectral_signature_scores(features) -> np.ndarray:
     >>> np.argsort(spectral_signature_scores(R))[-2:].tolist() in ([8, 9], [9, 8])
     True
     """
-    R = check_array("features", features, ndim=2)
+    R = check_array("features", features, ndim=2, nonempty=True)
     centred = R - R.mean(axis=0)
     with one_blas_thread():
         v = np.linalg.svd(centred, full_matrices=False)[2][0]
@@ -855,7 +892,7 @@ def activation_clusters(features, *, n_components: int = 10, rng=None) -> np.nda
     from sklearn.decomposition import FastICA
     from sklearn.exceptions import ConvergenceWarning
 
-    R = check_array("features", features, ndim=2)
+    R = check_array("features", features, ndim=2, nonempty=True)
     n_components = check_positive_int("n_components", n_components)
     rng = as_generator(rng)
     with one_blas_thread(), warnings.catch_warnings():

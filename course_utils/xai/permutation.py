@@ -14,14 +14,18 @@ import numpy as np
 
 from ..exercises import Exercise, register
 from ..runtime import as_generator
-from ..validation import check_array, check_positive_int
+from ..validation import (check_array, check_callable, check_labels, check_nonnegative_int,
+                          check_positive_int)
 
 __all__ = ["accuracy", "permutation_drop", "permutation_importance", "nearest_neighbours", "EXERCISES"]
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Fraction of predictions equal to the labels."""
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+    y_true, y_pred = check_labels("y_true", y_true), check_labels("y_pred", y_pred)
+    if len(y_pred) != len(y_true):
+        raise ValueError(f"y_pred must have one label per entry of y_true ({len(y_true)}), got {len(y_pred)}.")
+    return float(np.mean(y_true == y_pred))
 
 
 def permutation_drop(predict_fn: Callable, X: np.ndarray, y: np.ndarray, column: int,
@@ -30,9 +34,28 @@ def permutation_drop(predict_fn: Callable, X: np.ndarray, y: np.ndarray, column:
 
     The building block of :func:`permutation_importance` (exercise 1.1).
     """
+    check_callable("predict_fn", predict_fn)
+    X = check_array("X", X, ndim=2, nonempty=True)
+    y = check_labels("y", y, len(X))
+    column = check_nonnegative_int("column", column)
+    if column >= X.shape[1]:
+        raise ValueError(f"column must be a column index of X, below {X.shape[1]}, got {column}.")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r:.40}.")
     shuffled = X.copy()
     shuffled[:, column] = X[rng.permutation(len(X)), column]
-    return accuracy(y, predict_fn(X)) - accuracy(y, predict_fn(shuffled))
+    return accuracy(y, _labels(predict_fn, X)) - accuracy(y, _labels(predict_fn, shuffled))
+
+
+def _labels(predict_fn: Callable, X: np.ndarray) -> np.ndarray:
+    """``predict_fn(X)``: one finite label per row, or an error naming predict_fn."""
+    try:
+        out = predict_fn(X)
+    except ValueError as err:
+        raise ValueError(f"predict_fn failed on X of shape {X.shape}: {err}") from err
+    if np.shape(out) != (len(X),):
+        raise ValueError(f"predict_fn must return one label per row, shape ({len(X)},), got shape {np.shape(out)}.")
+    return check_labels("predict_fn's output", out)
 
 
 def permutation_importance(predict_fn: Callable, X, y, *, n_permutations: int = 5,
@@ -64,14 +87,17 @@ def permutation_importance(predict_fn: Callable, X, y, *, n_permutations: int = 
     if not callable(predict_fn):
         raise TypeError(f"predict_fn must be callable, got {type(predict_fn).__name__}.")
     X = check_array("X", X, ndim=2)
-    y = np.asarray(y)
     if len(X) == 0:
         raise ValueError("X must have at least one row, got 0.")
+    y = check_labels("y", y)
     if len(y) != len(X):
         raise ValueError(f"y must have one label per row of X ({len(X)}), got {len(y)}.")
     n_permutations = check_positive_int("n_permutations", n_permutations)
     rng = as_generator(rng)
-    predictions = np.asarray(predict_fn(X[:1]))
+    try:
+        predictions = np.asarray(predict_fn(X[:1]))
+    except ValueError as err:
+        raise ValueError(f"predict_fn failed on X of shape {X.shape}: {err}") from err
     if predictions.shape != (1,):
         raise ValueError(f"predict_fn must return one label per row, shape (n,), got shape {predictions.shape} "
                          "for one row (use model.predict, not predict_proba).")

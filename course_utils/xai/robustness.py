@@ -29,13 +29,14 @@ from .._torch import (
     check_model,
     check_output,
     check_target,
+    check_target_fits,
     evaluating,
     output_gradient,
     selected_output,
 )
 from ..exercises import Exercise, register
 from ..runtime import as_torch_generator
-from ..validation import check_positive_int, check_real
+from ..validation import check_positive_int, check_real, check_same_shape, check_tensor
 from .evaluation import max_relative_change
 from .manipulation import softplus_model
 
@@ -84,7 +85,7 @@ def cross_entropy_and_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor
     x = check_input(x, model)
     y = check_target(y, len(x), x.device, name="y")
     x = x.requires_grad_(True)
-    losses = nn.functional.cross_entropy(check_output(model(x), y), y, reduction="none")
+    losses = nn.functional.cross_entropy(check_output(model(x), y, name="y"), y, reduction="none")
     (grad,) = torch.autograd.grad(losses.sum(), x, create_graph=True)
     return losses.mean(), grad.flatten(1).pow(2).sum(dim=1).mean()
 
@@ -169,6 +170,7 @@ def lipschitz_penalty(model: nn.Module, x: torch.Tensor, y, *, eps: float = 0.1,
     x = check_input(x, model, unit_range=True)
     y = check_target(y, len(x), x.device, name="y")
     eps = check_real("eps", eps, low=0, high=1, low_inclusive=False)
+    check_target_fits(model, x, y, name="y")
     generator = as_torch_generator(rng, device=x.device)
     with evaluating(model), torch.enable_grad():
         start = (x + (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) - 0.5) * eps).clamp(0, 1)
@@ -219,7 +221,8 @@ def fine_tune(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: flo
 
     check_model(model)
     X = check_input(X, model, name="X")
-    y = check_target(y, len(X), X.device, name="y")
+    y = check_target(y, len(X), X.device, name="y", of="X")
+    check_target_fits(model, X, y, name="y")
     epochs = check_real("epochs", epochs, low=0, low_inclusive=False)
     lr = check_real("lr", lr, low=0, low_inclusive=False)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -334,7 +337,7 @@ def explanation_shift(model_a: nn.Module, model_b: nn.Module, X, target, *, n_po
     if n_points < 2:
         raise ValueError(f"n_points must be at least 2 (both ends of the segment), got {n_points}.")
     X = check_input(X, model_a, name="X")
-    target = check_target(target, len(X), X.device)
+    target = check_target(target, len(X), X.device, of="X")
     state_a, state_b = model_a.state_dict(), model_b.state_dict()
     names = {name for name, _ in model_a.named_parameters()}
     distance = float(torch.sqrt(sum(((state_b[n].to(state_a[n]) - state_a[n]) ** 2).sum() for n in names)))
@@ -378,6 +381,10 @@ def topk_objective(saliency_map: torch.Tensor, top_mask: torch.Tensor) -> torch.
         Shape (N,): ``sum(saliency_map * top_mask) / sum(saliency_map)`` per example
         (0 for an all-zero map).
     """
+    check_tensor("saliency_map", saliency_map, ndim=(3, 4))
+    if not isinstance(top_mask, torch.Tensor):
+        raise TypeError(f"top_mask must be a torch.Tensor of the saliency map's shape, got {top_mask!r:.40}.")
+    check_same_shape("top_mask", top_mask, "saliency_map", saliency_map)
     mass = saliency_map.flatten(1)
     total = mass.sum(dim=1)
     return (mass * top_mask.flatten(1)).sum(dim=1) / torch.where(total > 0, total, torch.ones_like(total))
@@ -385,6 +392,7 @@ def topk_objective(saliency_map: torch.Tensor, top_mask: torch.Tensor) -> torch.
 
 def centre_of_mass(saliency_map: torch.Tensor) -> torch.Tensor:
     """The centre of mass (row, column) of each non-negative map (N, [C,] H, W), in pixels: shape (N, 2)."""
+    check_tensor("saliency_map", saliency_map, ndim=(3, 4))
     mass = saliency_map.sum(dim=1) if saliency_map.ndim == 4 else saliency_map
     rows = torch.arange(mass.shape[1], dtype=mass.dtype, device=mass.device)
     cols = torch.arange(mass.shape[2], dtype=mass.dtype, device=mass.device)
@@ -467,6 +475,7 @@ def fragility_attack(model: nn.Module, x: torch.Tensor, target, *, eps: float, s
     eps = check_real("eps", eps, low=0, high=1)
     steps = check_positive_int("steps", steps)
     k = check_positive_int("k", k)
+    as_torch_generator(rng, device=x.device)  # a bad seed fails here, whatever the kind
     if k > x[0, 0].numel():
         raise ValueError(f"k must be at most the number of pixels per image ({x[0, 0].numel()}), got {k}.")
     alpha = 2.5 * eps / steps if alpha is None else check_real("alpha", alpha, low=0, low_inclusive=False)

@@ -86,7 +86,7 @@ def marginal_contributions(value_fn: Callable[[frozenset], float], order: Iterab
     >>> marginal_contributions(v, [2, 0, 1]).tolist()
     [3.0, 5.0, 1.0]
     """
-    order = [int(player) for player in order]
+    order = check_array("order", order, ndim=1, dtype=int, nonempty=True).tolist()
     if sorted(order) != list(range(len(order))):
         raise ValueError(f"order must be a permutation of 0..n-1, got {order}.")
     contributions = np.zeros(len(order))
@@ -102,10 +102,13 @@ def marginal_contributions(value_fn: Callable[[frozenset], float], order: Iterab
 
 def _value(value_fn: Callable, coalition: frozenset) -> float:
     try:
-        return float(value_fn(coalition))
+        value = float(value_fn(coalition))
     except (TypeError, ValueError) as err:
         raise TypeError(f"value_fn must return a number for a frozenset of players; for "
                         f"{set(coalition) or '{}'} it failed with: {err}") from err
+    if not np.isfinite(value):
+        raise ValueError(f"value_fn returned {value} for the coalition {set(coalition) or '{}'}: values must be finite.")
+    return value
 
 
 def exact_shapley(value_fn: Callable[[frozenset], float], n_players: int) -> np.ndarray:
@@ -219,7 +222,7 @@ def coalition_values(predict_fn: Callable, x, background, masks) -> np.ndarray:
     """
     _check_callable(predict_fn)
     x, background = _check_instance(x, background)
-    masks = np.asarray(masks, dtype=bool)
+    masks = check_array("masks", masks, dtype=bool, nonempty=True)
     if masks.ndim != 2 or masks.shape[1] != x.shape[0]:
         raise ValueError(f"masks must have shape (K, {x.shape[0]}), got shape {masks.shape}.")
     return _coalition_means(predict_fn, x, background, masks)[1]
@@ -258,7 +261,9 @@ def interventional_game(predict_fn: Callable, x, background) -> Callable[[frozen
     >>> v(frozenset()), v(frozenset({0})), v(frozenset({0, 1}))
     (0.0, 1.0, 6.0)
     """
+    _check_callable(predict_fn)
     x, background = _check_instance(x, background)
+    coalition_values(predict_fn, x, background, np.zeros((1, len(x)), dtype=bool))  # predict_fn's output checked once
     cache: dict[frozenset, float] = {}
 
     def value(coalition: frozenset) -> float:
@@ -298,7 +303,10 @@ def shapley_kernel_weight(n_features: int, size):
     >>> float(shapley_kernel_weight(4, 1)), float(shapley_kernel_weight(4, 2))
     (0.25, 0.125)
     """
-    size = np.asarray(size, dtype=float)
+    n_features = check_positive_int("n_features", n_features)
+    size = check_array("size", size)
+    if np.any(size != np.round(size)) or np.any((size < 0) | (size > n_features)):
+        raise ValueError(f"size must hold coalition sizes, integers in [0, {n_features}], got {size.tolist()}.")
     with np.errstate(divide="ignore"):
         return (n_features - 1) / (comb(n_features, size) * size * (n_features - size))
 
