@@ -238,6 +238,7 @@ SPECS: dict[str, Spec] = {
     "data.photo": Spec(lambda: dict(name="cat_dog")),
     "exercises.check": Spec(lambda: dict(exercise_id="2.1", answer=lambda d, w: np.exp(-np.asarray(d) ** 2 / w ** 2))),
     "exercises.get_exercise": Spec(lambda: dict(exercise_id="2.1")),
+    "exercises.solution_notebook": Spec(lambda: dict(exercise_id="2.1")),
     "models.tabular_mlp": Spec(lambda: dict(X_train=table(), hidden=(3,), rng=0)),
     "models.load_pretrained": Spec(lambda: dict(name="mnist_cnn")),
     "models.checkpoint_path": Spec(lambda: dict(name="mnist_cnn")),

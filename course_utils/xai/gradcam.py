@@ -358,13 +358,13 @@ def _iou_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("7.1", "Grad-CAM weights alpha", gradcam_weights, _weight_cases,
-             "alpha_k is the mean of dy_c/dA_k over the two spatial axes: gradients.mean(dim=(2, 3)), "
-             "shape (N, K)."),
+             "alpha_k is the global average of the class score's gradient over the spatial positions of "
+             "feature map k: one weight per example and channel, so the result has shape (N, K)."),
     Exercise("7.2", "Grad-CAM map: weighted sum, ReLU, upsampling", gradcam_map, _map_cases,
-             "multiply A by alpha[:, :, None, None], sum over the channel axis (keepdim=True), apply "
-             "F.relu, then F.interpolate(..., size=size, mode='bilinear', align_corners=False) and drop "
-             "the channel axis: shape (N, H, W).", atol=1e-5),
+             "weight each feature map by its alpha, add the weighted maps up, keep only the positive part "
+             "(the ReLU), and resize the map bilinearly to the input's size; one (H, W) map per example.", atol=1e-5),
     Exercise("7.3", "intersection over union", box_iou, _iou_cases,
-             "the intersection's width is max(0, min(ax1, bx1) - max(ax0, bx0)) (same for the height); "
-             "the union is area_a + area_b - intersection; return 0.0 if the union is 0."),
+             "the intersection of two boxes is a box too: from the larger of the two left (top) edges to the "
+             "smaller of the two right (bottom) edges, empty if they cross. IoU is its area over the union's, "
+             "area a + area b - intersection (0 when the union is empty)."),
 )
