@@ -250,6 +250,7 @@ SPECS: dict[str, Spec] = {
     "plotting.image_grid": Spec(lambda: dict(images=list(images()), titles=["a", "b", "c", "d"]), skip={"cmap"}),
     "plotting.bar_weights": Spec(lambda: dict(weights=W4, names=["a", "b", "c", "d"]), skip={"title"}),
     "plotting.draw_box": Spec(lambda: dict(ax=_axes(), box=(0, 0, 2, 2)), skip={"color", "label"}),
+    "plotting.gradcam_pipeline": Spec(lambda: dict(image=images()[0], activations=torch.rand(3, 2, 2), gradients=torch.randn(3, 2, 2), n_maps=2)),
     "predict.batched_predict": Spec(lambda: dict(model=M(), X=images().numpy(), batch_size=2)),
     "predict.as_predict_fn": Spec(lambda: dict(model=M(), class_index=1)),
     "runtime.get_device": Spec(lambda: dict(prefer="cpu")),

@@ -338,6 +338,21 @@ def _weight_cases(rng: np.random.Generator) -> list[tuple]:
             for shape in [(1, 3, 2, 2), (2, 4, 5, 3), (3, 8, 7, 7)]]
 
 
+def _hook_cases(rng: np.random.Generator) -> list[tuple]:
+    """Small CNNs with weights drawn from ``rng``, a layer of each, images and targets."""
+    cases = []
+    for channels, target in [(3, 2), (4, [0, 4]), (2, torch.tensor([1, 3, 3]))]:
+        model = nn.Sequential(nn.Conv2d(1, channels, 3), nn.ReLU(), nn.Conv2d(channels, 4, 3), nn.ReLU(),
+                              nn.Flatten(), nn.Linear(4 * 4 * 4, 5))
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.copy_(torch.as_tensor(rng.normal(scale=0.5, size=tuple(parameter.shape))))
+        n = 1 if isinstance(target, int) else len(target)
+        x = torch.as_tensor(rng.random((n, 1, 8, 8)), dtype=torch.float32)
+        cases.append((model, model[2] if channels != 4 else model[3], x, target))
+    return cases
+
+
 def _map_cases(rng: np.random.Generator) -> list[tuple]:
     cases = []
     for n, k, h, w, size in [(1, 2, 2, 2, (4, 4)), (2, 5, 4, 3, (8, 6)), (3, 8, 7, 7, (28, 28))]:
@@ -367,4 +382,8 @@ EXERCISES = register(
              "the intersection of two boxes is a box too: from the larger of the two left (top) edges to the "
              "smaller of the two right (bottom) edges, empty if they cross. IoU is its area over the union's, "
              "area a + area b - intersection (0 when the union is empty)."),
+    Exercise("7.4", "recording A and dy/dA with a forward hook", layer_activations_and_gradients, _hook_cases,
+             "register a forward hook on the layer that keeps its output, run the model, and remove the hook "
+             "whatever happens (try/finally); then take the gradient of the summed target logits (one target "
+             "for all images, or one per image) with respect to the kept output. Return both, detached."),
 )
