@@ -176,7 +176,7 @@ def build_notebook(source_path: Path, version: str) -> tuple[Path, nbformat.Note
             if tags:
                 cell.metadata["tags"] = tags
             old = previous[index] if index < len(previous) else None
-            if CHECK_TAG in tags and old is not None and old.source == text and _tags(old) == tags:
+            if CHECK_TAG in tags and old is not None and _as_built(old) == (text, tags):
                 cell.outputs = old.get("outputs", [])
                 cell.execution_count = old.get("execution_count")
         cell.id = f"cell-{index}"
@@ -189,6 +189,12 @@ def _sources(names: list[str] | None = None) -> list[Path]:
     if names:
         paths = [p for p in paths if any(p.stem.startswith(n) for n in names)]
     return paths
+
+
+def _as_built(cell) -> tuple[str, list[str]]:
+    """A stored cell's code and tags, also for a notebook built when markers stayed in the code."""
+    text, marker_tags = split_markers(cell.source)
+    return text, _tags(cell) + marker_tags
 
 
 def _tags(cell) -> list[str]:

@@ -155,3 +155,17 @@ def test_student_version_hides_think_answers():
             student = "\n".join(c.source for c in _read("student", source).cells)
             solution = "\n".join(c.source for c in _read("solution", source).cells)
             assert "**Answers.**" in solution and "**Answers.**" not in student and "<!--" not in solution
+
+
+def test_a_notebook_built_with_markers_in_the_code_keeps_its_recorded_outputs(tiny_course):
+    """Rebuilding a notebook recorded before markers became tags moves them and keeps the outputs."""
+    notebooks.record(["00"])
+    path = tiny_course / "notebooks" / "00_tiny.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    checked = notebook.cells[1]
+    checked.source, checked.metadata = "# NBVAL_CHECK_OUTPUT\n" + checked.source, {}  # as the old builder wrote it
+    nbformat.write(notebook, path)
+    notebooks.build(["00"])
+    rebuilt = nbformat.read(path, as_version=4).cells[1]
+    assert rebuilt.metadata.tags == ["nbval-check-output"] and "NBVAL" not in rebuilt.source
+    assert [o.text for o in rebuilt.outputs] == ["sum 3\n"]
