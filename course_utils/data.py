@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -132,6 +133,9 @@ def _stream_to(source: Callable, target: Path, entry: DataFile, label: str) -> N
     """Write the bytes that ``source()`` yields to ``target`` atomically, verifying sha256."""
     from tqdm.auto import tqdm
 
+    blocks = iter(source())
+    first = next(blocks, b"")  # opens the file or the connection: a source that is not there fails here,
+    # before any progress bar is drawn (an offline learner would otherwise see a bar stuck at 0%)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False)
     tmp = Path(handle.name)
@@ -139,7 +143,7 @@ def _stream_to(source: Callable, target: Path, entry: DataFile, label: str) -> N
         digest = hashlib.sha256()
         with handle, tqdm(total=entry.size, unit="B", unit_scale=True, desc=f"{label} {entry.path}",
                           leave=False, disable=entry.size < 2 * _CHUNK) as bar:
-            for block in source():
+            for block in itertools.chain([first], blocks):
                 handle.write(block)
                 digest.update(block)
                 bar.update(len(block))

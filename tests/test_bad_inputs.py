@@ -39,6 +39,7 @@ import torchvision  # noqa: F401 - imported once here, so that data.mnist's firs
 from torch import nn
 
 import course_utils
+import course_utils.papers
 import course_utils.xai
 
 TIMEOUT_S = 10
@@ -71,6 +72,8 @@ SKIPPED = {
     "runtime.setup_notebook": "sets up a notebook session (style, global seed): tested in test_runtime",
     "exercises.all_exercises": "takes no argument",
     "exercises.register": "registers exercises into the course's global table",
+    "xai.quantus_compare.quantus_comparison": "needs the optional quantus package, which CI does not install; "
+                                              "its argument checks run first and are tested in test_quantus_compare",
     "train.save_checkpoint": "writes into the repository's checkpoints folder",
     "train.train_mnist_cnn": "trains for minutes on MNIST (its arguments are checked before: see test_training_arguments)",
     "train.train_mnist_pairs_cnn": "trains for minutes on MNIST (see test_training_arguments)",
@@ -236,6 +239,7 @@ SPECS: dict[str, Spec] = {
     "data.mnist_tensors": Spec(lambda: dict(split="test", n=3)),
     "data.adult": Spec(lambda: dict(split="test")),
     "data.photo": Spec(lambda: dict(name="cat_dog")),
+    "papers.cite": Spec(lambda: dict(table=course_utils.papers.LIME_RECALL)),
     "exercises.check": Spec(lambda: dict(exercise_id="2.1", answer=lambda d, w: np.exp(-np.asarray(d) ** 2 / w ** 2))),
     "exercises.get_exercise": Spec(lambda: dict(exercise_id="2.1")),
     "exercises.solution_notebook": Spec(lambda: dict(exercise_id="2.1")),

@@ -131,6 +131,30 @@ def test_resnet_weights_missing_offline_names_the_mirror(empty_cache, mirror_dir
     assert "torch_hub/checkpoints/resnet18-f37072fd.pth" in message and "COURSE_DATA_MIRROR" in message
 
 
+def test_an_unavailable_large_file_draws_no_progress_bar(empty_cache, mirror_dir, monkeypatch, capsys):
+    # Offline, ResNet-18's 47 MB weights are in neither the mirror nor reachable: the learner must see
+    # the one message, not a download bar stuck at 0% per source tried (tqdm writes to stderr).
+    _no_downloads(monkeypatch)
+    name = "torch_hub/checkpoints/resnet18-f37072fd.pth"
+    assert data.REGISTRY[name].size > 2 * data._CHUNK  # large enough for a bar
+    with pytest.raises(data.DataUnavailableError):
+        data.fetch(name)
+    captured = capsys.readouterr()
+    assert "%" not in captured.err and "%" not in captured.out, captured.err
+
+
+def test_a_large_file_that_arrives_still_streams_whole(empty_cache, monkeypatch, tmp_path):
+    # The first block is read before the bar is drawn; it must still be written, and checked.
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
+    payload = os.urandom(3 * data._CHUNK + 5)
+    entry = data.DataFile(path="x/big.bin", size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
+                          url="file:///nowhere", license="test")
+    target = tmp_path / "big.bin"
+    chunks = [payload[i:i + data._CHUNK] for i in range(0, len(payload), data._CHUNK)]
+    data._stream_to(lambda: iter(chunks), target, entry, "test")
+    assert target.read_bytes() == payload
+
+
 @pytest.mark.usefixtures("mirror_dir")
 def test_mnist_loader_shapes_and_range():
     dataset = data.mnist("test")

@@ -1,0 +1,88 @@
+"""Numbers the lessons quote from the papers they reproduce, each typed once, with its source.
+
+Every table is a plain dict:
+
+- ``"paper"``: authors, title, venue and year;
+- ``"where"``: the table, figure or section the numbers are read from;
+- ``"data"``: the data set (or set-up) the numbers belong to;
+- ``"unit"``: what a number measures;
+- ``"values"``: the numbers, in nested dicts keyed by data set, model and method.
+
+A notebook prints a quoted number from here (``papers.LIME_RECALL["values"]["books"]...``)
+and :func:`cite` says where it comes from; ``tests/test_paper_numbers.py`` checks each
+value against the paper once more. Only what a lesson quotes is here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LIME_RECALL", "LIME_TRUST_F1", "DEEPLIFT_PROTOCOL", "cite"]
+
+_LIME_PAPER = ('M. T. Ribeiro, S. Singh, C. Guestrin, "\'Why Should I Trust You?\': Explaining the Predictions '
+               'of Any Classifier", KDD 2016')
+
+LIME_RECALL = {
+    "paper": _LIME_PAPER,
+    "where": "section 5.2 (faithfulness), the recall bar charts for the books and the DVDs data",
+    "data": "Books and DVDs reviews (Blitzer et al. 2007, 2,000 reviews each), explanations of 10 features",
+    "unit": "recall (%) of the features the interpretable model really uses",
+    "values": {
+        "books": {
+            "sparse LR": {"LIME": 92.1, "Parzen": 72.8, "greedy": 64.3, "random": 17.4},
+            "decision tree": {"LIME": 97.0, "Parzen": 78.9, "greedy": 37.0, "random": 20.6},
+        },
+        "DVDs": {
+            "sparse LR": {"LIME": 90.2, "Parzen": 60.8, "greedy": 63.4, "random": 19.2},
+            "decision tree": {"LIME": 97.8, "Parzen": 80.6, "greedy": 47.6, "random": 17.4},
+        },
+    },
+}
+
+LIME_TRUST_F1 = {
+    "paper": _LIME_PAPER,
+    "where": "Table 1 (section 5.3, should I trust this prediction?), the books rows",
+    "data": "Books reviews, 25% of the features declared untrustworthy, simulated users",
+    "unit": "average F1 (%) of the simulated users' trust against the oracle's",
+    "values": {
+        "books": {
+            "LR": {"LIME": 96.6, "Parzen": 84.0, "greedy": 53.7, "random": 14.6},
+            "NN": {"LIME": 94.5, "Parzen": 87.6, "greedy": 47.4, "random": 14.8},
+            "RF": {"LIME": 96.2, "Parzen": 94.3, "greedy": 45.0, "random": 14.7},
+            "SVM": {"LIME": 96.7, "Parzen": 92.3, "greedy": 53.3, "random": 14.7},
+        },
+    },
+}
+
+DEEPLIFT_PROTOCOL = {
+    "paper": ('A. Shrikumar, P. Greenside, A. Kundaje, "Learning Important Features Through Propagating '
+              'Activation Differences", ICML 2017'),
+    "where": "sections 4.1 (MNIST, 8 into 3) and 4.3 (simulated genomics)",
+    "data": "MNIST 28x28 digits; simulated DNA sequences",
+    "unit": "set-up parameters (pixels; bases; base frequencies)",
+    "values": {
+        "mnist": {"pixels erased at most": 157, "share of the image": 0.2},
+        "dna": {"sequence length": 200, "background": {"A": 0.3, "C": 0.2, "G": 0.2, "T": 0.3}},
+    },
+}
+
+
+def cite(table: dict) -> str:
+    """One line saying where a table's numbers come from: paper, place in it, data set.
+
+    Parameters
+    ----------
+    table : dict
+        One of this module's tables (it has the keys ``paper``, ``where`` and ``data``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cite(LIME_TRUST_F1).startswith("M. T. Ribeiro")
+    True
+    """
+    if not isinstance(table, dict) or not {"paper", "where", "data"} <= set(table):
+        raise TypeError(f"table must be one of course_utils.papers' tables (a dict with 'paper', 'where' and "
+                        f"'data'), got {type(table).__name__}: {table!r:.80}")
+    return f"{table['paper']}, {table['where']}; data: {table['data']}"

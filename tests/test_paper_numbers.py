@@ -1,0 +1,71 @@
+"""The numbers the lessons quote from papers (course_utils.papers), checked against the papers.
+
+This file is where each quoted value is typed a second time, with its citation: a slip in
+``course_utils/papers.py`` (a swapped column, a rounded value) fails here. The notebooks print
+the values from ``course_utils.papers``, never their own copies.
+"""
+import pytest
+
+from course_utils import papers
+
+
+def test_lime_recall_is_the_papers_per_data_set_figures():
+    # Ribeiro, Singh, Guestrin, KDD 2016, section 5.2: recall (%) on truly important features,
+    # books chart and DVDs chart; sparse logistic regression / decision tree.
+    expected = {
+        ("books", "sparse LR"): {"random": 17.4, "Parzen": 72.8, "greedy": 64.3, "LIME": 92.1},
+        ("books", "decision tree"): {"random": 20.6, "Parzen": 78.9, "greedy": 37.0, "LIME": 97.0},
+        ("DVDs", "sparse LR"): {"random": 19.2, "Parzen": 60.8, "greedy": 63.4, "LIME": 90.2},
+        ("DVDs", "decision tree"): {"random": 17.4, "Parzen": 80.6, "greedy": 47.6, "LIME": 97.8},
+    }
+    values = papers.LIME_RECALL["values"]
+    assert {(data, model) for data in values for model in values[data]} == set(expected)
+    for (data, model), recalls in expected.items():
+        assert values[data][model] == recalls, (data, model)
+
+
+def test_lime_recall_says_greedy_is_worse_on_trees():
+    # The paper's own reading: greedy is "substantially worse" on decision trees.
+    for data in ("books", "DVDs"):
+        by_model = papers.LIME_RECALL["values"][data]
+        assert by_model["decision tree"]["greedy"] < by_model["sparse LR"]["greedy"] - 10
+
+
+def test_lime_trust_f1_is_table_1_books():
+    # Ribeiro, Singh, Guestrin, KDD 2016, Table 1, books rows (average F1 of trustworthiness).
+    expected = {"random": (14.6, 14.8, 14.7, 14.7), "Parzen": (84.0, 87.6, 94.3, 92.3),
+                "greedy": (53.7, 47.4, 45.0, 53.3), "LIME": (96.6, 94.5, 96.2, 96.7)}
+    books = papers.LIME_TRUST_F1["values"]["books"]
+    assert list(books) == ["LR", "NN", "RF", "SVM"]
+    for method, row in expected.items():
+        assert tuple(books[model][method] for model in books) == row, method
+
+
+def test_deeplift_protocol():
+    # Shrikumar et al., ICML 2017: section 4.1 erases up to 157 pixels (20% of 784); section 4.3's
+    # sequences are 200 bases drawn with background frequencies A 0.3, C 0.2, G 0.2, T 0.3.
+    values = papers.DEEPLIFT_PROTOCOL["values"]
+    assert values["mnist"] == {"pixels erased at most": 157, "share of the image": 0.2}
+    assert round(784 * values["mnist"]["share of the image"]) == 157
+    assert values["dna"] == {"sequence length": 200, "background": {"A": 0.3, "C": 0.2, "G": 0.2, "T": 0.3}}
+
+
+def test_course_simulation_uses_the_papers_background():
+    from course_utils.simulation import BACKGROUND
+
+    assert list(BACKGROUND) == pytest.approx(list(papers.DEEPLIFT_PROTOCOL["values"]["dna"]["background"].values()))
+
+
+@pytest.mark.parametrize("name", papers.__all__[:-1])
+def test_every_table_has_its_source(name):
+    table = getattr(papers, name)
+    assert set(table) == {"paper", "where", "data", "unit", "values"}
+    assert all(isinstance(table[key], str) and table[key] for key in ("paper", "where", "data", "unit"))
+    assert table["paper"] in papers.cite(table) and table["where"] in papers.cite(table)
+
+
+def test_cite_rejects_what_is_not_a_table():
+    with pytest.raises(TypeError, match="table must be"):
+        papers.cite("LIME")
+    with pytest.raises(TypeError, match="table must be"):
+        papers.cite({"paper": "x"})
