@@ -4,9 +4,14 @@ A learner writes a function and passes it to :func:`check`. The checker runs it 
 reference solution on fixed cases and prints a clear verdict:
 
 - correct: "Exercise 2.1 passed" and the learner's function is returned and used;
-- left blank (it raises ``NotImplementedError``): "Exercise 2.1 is not done yet: using the
-  reference solution", and the reference is returned, so the rest of the notebook runs;
-- wrong or crashing: the first failing case, a hint, and the reference is returned.
+- left blank (it raises ``NotImplementedError``): "Exercise 2.1 ... is not done yet: using
+  the reference solution", with where the worked solution is
+  (``notebooks/solutions/NN_....ipynb``), and the reference is returned, so the rest of the
+  notebook runs;
+- wrong or crashing: the first failing case's inputs (small ones in full, large ones by
+  shape and a few values, with the line that rebuilds them), what the function returned
+  and what the reference returns, a hint (the idea, not the code), and the reference is
+  returned.
 
 Each lesson's exercises live next to its reference code (``course_utils/xai/<topic>.py``),
 which registers them when it is imported (``EXERCISES = register(Exercise(...), ...)``).
@@ -17,12 +22,16 @@ imports none of the lessons' modules: they import it.
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Exercise", "check", "get_exercise", "all_exercises", "register"]
+from .paths import REPO_ROOT
+
+__all__ = ["Exercise", "check", "get_exercise", "all_exercises", "register", "solution_notebook"]
 
 _BANK: dict[str, "Exercise"] = {}
 
@@ -41,7 +50,8 @@ class Exercise:
     cases : callable
         ``cases(rng)`` returns a list of argument tuples to call both functions with.
     hint : str
-        Shown when the learner's answer is wrong.
+        Shown when the learner's answer is wrong: the idea (which formula, which shape),
+        not the code.
     atol, rtol : float
         Tolerances of the comparison (``numpy.allclose``).
     """
@@ -100,14 +110,150 @@ def _same(got, expected, atol: float, rtol: float) -> bool:
     return got_array.shape == expected_array.shape and np.allclose(got_array, expected_array, atol=atol, rtol=rtol)
 
 
-def _short(value) -> str:
+_FULL_SIZE = 24  # arrays up to this many entries are shown in full
+
+
+def _array_text(array: np.ndarray) -> str:
+    return np.array2string(array, precision=4, threshold=_FULL_SIZE + 1, suppress_small=True)
+
+
+def _describe_array(value) -> tuple[str, bool]:
+    """An array or tensor: in full if small, else by shape, dtype, a few values and the range."""
+    array = np.asarray(_as_numpy(value))
+    kind = "tensor" if hasattr(value, "detach") else "array"
+    if array.size <= _FULL_SIZE or array.dtype == object:
+        text = _array_text(array)
+        return (text if len(text) < 400 else text[:397] + "..."), False
+    flat = array.ravel()
+    first = ", ".join(f"{v:.4g}" if np.issubdtype(array.dtype, np.number) else str(v) for v in flat[:4])
+    dtype = str(value.dtype).removeprefix("torch.") if kind == "tensor" else str(array.dtype)
+    text = f"{kind} of shape {tuple(array.shape)} ({dtype}): {first}, ..."
+    if np.issubdtype(array.dtype, np.number) and not np.issubdtype(array.dtype, np.bool_):
+        text += f" (min {flat.min():.4g}, max {flat.max():.4g})"
+    return text, True
+
+
+def _describe(value) -> tuple[str, bool]:
+    """How a checker message shows a value; the flag says whether it was abbreviated."""
+    if value is None or isinstance(value, (bool, int, str, np.integer)):
+        return repr(value), False
+    if isinstance(value, (float, np.floating)):
+        text = repr(float(value))
+        return (text if len(text) <= 10 else f"{value:.6g}"), False
+    if isinstance(value, np.random.Generator) or type(value).__name__ == "Generator":
+        return f"a {type(value).__module__.split('.')[0]} random Generator (the case's own)", True
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return _describe_array(value)
+    if hasattr(value, "parameters") and callable(value):
+        return f"a {type(value).__name__} model (torch.nn.Module)", True
+    if callable(value):
+        function = value.func if isinstance(value, functools.partial) else value
+        if inspect.isroutine(function):
+            return f"a function ({function.__name__})", True
+        return f"a callable {type(value).__name__} object", True
     if isinstance(value, (tuple, list)):
         try:
-            np.asarray(_as_numpy(value), dtype=float)
+            numeric = np.asarray(_as_numpy(value), dtype=float)
         except (TypeError, ValueError):  # e.g. (intercept, coefficients): show each part
-            return "(" + ", ".join(_short(part) for part in value) + ")"
-    text = np.array2string(np.asarray(_as_numpy(value)), precision=4, threshold=8) if value is not None else "None"
-    return text if len(text) < 200 else text[:197] + "..."
+            parts = [_describe(part) for part in value]
+            text = ", ".join(part for part, _ in parts)
+            brackets = "()" if isinstance(value, tuple) else "[]"
+            if len(text) > 300:
+                return f"a {type(value).__name__} of {len(value)} items: {text[:200]}...", True
+            return brackets[0] + text + brackets[1], any(short for _, short in parts)
+        if numeric.size <= _FULL_SIZE:
+            return _array_text(np.asarray(_as_numpy(value))), False
+        return _describe_array(numeric)
+    text = repr(value)
+    if " object at 0x" in text:
+        return f"a {type(value).__name__} object", True
+    return (text, False) if len(text) <= 300 else (text[:297] + "...", True)
+
+
+def _short(value) -> str:
+    return _describe(value)[0]
+
+
+def _indented(text: str, indent: str = "    ") -> str:
+    return "\n".join(indent + line for line in text.splitlines())
+
+
+def _inputs(exercise: Exercise, args: tuple, number: int) -> str:
+    """The failing case's arguments, one per line, and how to rebuild them if any is abbreviated."""
+    try:
+        names = list(inspect.signature(exercise.reference).bind(*args).arguments)
+    except (TypeError, ValueError):
+        names = [f"argument {i}" for i in range(1, len(args) + 1)]
+    lines, abbreviated = [], False
+    for name, value in zip(names, args, strict=True):
+        text, short = _describe(value)
+        abbreviated |= short
+        first, *rest = text.splitlines() or [""]
+        lines.append(f"  {name} = {first}" + "".join("\n  " + " " * (len(name) + 3) + line for line in rest))
+    if abbreviated:
+        lines.append(f"  (all of them: get_exercise({exercise.id!r}).cases(np.random.default_rng(0))[{number - 1}],"
+                     " with from course_utils.exercises import get_exercise)")
+    return "\n".join(lines)
+
+
+def solution_notebook(exercise_id: str) -> str:
+    """Where an exercise's worked solution is: ``notebooks/solutions/NN_topic.ipynb``.
+
+    Parameters
+    ----------
+    exercise_id : str
+        E.g. ``"2.1"``.
+
+    Returns
+    -------
+    str
+        The solution notebook's path relative to the course's folder (a pattern with ``*``
+        when this copy of the course has no notebooks).
+
+    Raises
+    ------
+    TypeError
+        If ``exercise_id`` is not a string.
+    ValueError
+        If no exercise of that id is registered.
+    """
+    if not isinstance(exercise_id, str):
+        raise TypeError(f"exercise_id must be a str such as '2.1', got {type(exercise_id).__name__}.")
+    if exercise_id not in _BANK:
+        raise ValueError(f"exercise_id must be a registered exercise ({', '.join(all_exercises())}), got {exercise_id!r}.")
+    lesson = int(exercise_id.split(".")[0])
+    found = sorted((REPO_ROOT / "notebooks" / "solutions").glob(f"{lesson:02d}_*.ipynb"))
+    return found[0].relative_to(REPO_ROOT).as_posix() if found else f"notebooks/solutions/{lesson:02d}_*.ipynb"
+
+
+def _blank_message(exercise: Exercise) -> str:
+    return (f"Exercise {exercise.id} ({exercise.title}) is not done yet: using the reference solution.\n"
+            f"The worked solution is in {solution_notebook(exercise.id)}, in the cell that calls "
+            f"check({exercise.id!r}, ...).")
+
+
+def _crash_message(exercise: Exercise, args: tuple, number: int, total: int, err: Exception) -> str:
+    return (f"Exercise {exercise.id} ({exercise.title}): on case {number} of {total} your function raised "
+            f"{type(err).__name__}: {err}\nIt was called with\n{_inputs(exercise, args, number)}\n"
+            f"Hint: {exercise.hint}\nUsing the reference solution for the rest of the notebook.")
+
+
+def _shape_note(got, expected) -> str:
+    try:
+        got_shape, expected_shape = np.shape(_as_numpy(got)), np.shape(_as_numpy(expected))
+    except ValueError:  # parts of different shapes
+        return ""
+    if got_shape == expected_shape:
+        return ""
+    return f"(your result has shape {got_shape}, the reference's has shape {expected_shape})\n"
+
+
+def _wrong_message(exercise: Exercise, args: tuple, number: int, total: int, got, expected) -> str:
+    return (f"Exercise {exercise.id} ({exercise.title}) is not right yet: on case {number} of {total} "
+            f"your function was called with\n{_inputs(exercise, args, number)}\n"
+            f"and returned\n{_indented(_short(got))}\nwhere the reference returns\n{_indented(_short(expected))}\n"
+            f"{_shape_note(got, expected)}"
+            f"Hint: {exercise.hint}\nUsing the reference solution for the rest of the notebook.")
 
 
 def check(exercise_id: str, answer: Callable) -> Callable:
@@ -129,8 +275,9 @@ def check(exercise_id: str, answer: Callable) -> Callable:
     --------
     >>> def softmax(z):
     ...     raise NotImplementedError("Exercise 0.1")
-    >>> softmax = check("0.1", softmax)
-    Exercise 0.1 is not done yet: using the reference solution.
+    >>> softmax = check("0.1", softmax)  # doctest: +ELLIPSIS
+    Exercise 0.1 (softmax) is not done yet: using the reference solution.
+    The worked solution is in notebooks/solutions/00_setup_and_tour.ipynb, in the cell that calls check('0.1', ...).
     """
     exercise = get_exercise(exercise_id)
     if not callable(answer):
@@ -141,17 +288,13 @@ def check(exercise_id: str, answer: Callable) -> Callable:
         try:
             got = answer(*copy.deepcopy(args))
         except NotImplementedError:
-            print(f"Exercise {exercise_id} is not done yet: using the reference solution.")
+            print(_blank_message(exercise))
             return exercise.reference
         except Exception as err:  # a learner's bug: report it, keep the notebook running
-            print(f"Exercise {exercise_id} ({exercise.title}): your function raised "
-                  f"{type(err).__name__}: {err}\nHint: {exercise.hint}\n"
-                  "Using the reference solution for the rest of the notebook.")
+            print(_crash_message(exercise, args, number, len(cases), err))
             return exercise.reference
         if not _same(got, expected, exercise.atol, exercise.rtol):
-            print(f"Exercise {exercise_id} ({exercise.title}) is not right yet: on case {number} of "
-                  f"{len(cases)} the expected result is\n  {_short(expected)}\nbut your function returned\n"
-                  f"  {_short(got)}\nHint: {exercise.hint}\nUsing the reference solution for the rest of the notebook.")
+            print(_wrong_message(exercise, args, number, len(cases), got, expected))
             return exercise.reference
     print(f"Exercise {exercise_id} passed ({len(cases)} cases): your function is used from here on.")
     return answer
@@ -173,6 +316,6 @@ def _softmax_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("0.1", "softmax", softmax, _softmax_cases,
-             "exponentiate, divide by the sum over the last axis; subtract the maximum first "
-             "so that exp(1000) does not overflow."),
+             "exponentiate and divide by the sum over the last axis, so that each row adds up to 1; subtract "
+             "each row's maximum first (softmax does not change), so that exp(1000) does not overflow."),
 )

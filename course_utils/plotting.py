@@ -22,6 +22,7 @@ __all__ = [
     "image_grid",
     "bar_weights",
     "draw_box",
+    "gradcam_pipeline",
 ]
 
 COURSE_STYLE = {
@@ -186,3 +187,82 @@ def draw_box(ax, box, *, color: str = "lime", label: str | None = None, linewidt
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
                            linewidth=linewidth, label=label, **style))
     return ax
+
+
+def _finite_array(name: str, value, ndim: int) -> np.ndarray:
+    try:
+        array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array or tensor of numbers, got {type(value).__name__} ({err}).") from None
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}.")
+    if array.size == 0 or not np.isfinite(array).all():
+        raise ValueError(f"{name} must be non-empty and finite, got shape {array.shape} with "
+                         f"{int((~np.isfinite(array)).sum())} non-finite values.")
+    return array
+
+
+def gradcam_pipeline(image, activations, gradients, *, n_maps: int = 3):
+    """The Grad-CAM pipeline of one example, left to right (lesson 07's intuition figure).
+
+    The input; the ``n_maps`` feature maps :math:`A^k` with the largest weights
+    :math:`\\alpha_k` (the spatial mean of the class score's gradient); all the weights,
+    sorted; the weighted sum :math:`\\sum_k \\alpha_k A^k` (signed: red for, blue against);
+    its ReLU upsampled bilinearly to the input's size, over the input: the Grad-CAM map.
+
+    Parameters
+    ----------
+    image : array-like or torch.Tensor
+        The input, (H, W) or (1, H, W).
+    activations : array-like or torch.Tensor
+        The layer's feature maps for this input, (K, h, w).
+    gradients : array-like or torch.Tensor
+        The class score's gradient with respect to them, (K, h, w); the weights are their
+        spatial means (:func:`course_utils.xai.gradcam.gradcam_weights`).
+    n_maps : int, default 3
+        Feature maps shown (at most K).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, numpy.ndarray of Axes)
+
+    Examples
+    --------
+    >>> fig, axes = gradcam_pipeline(np.ones((8, 8)), np.random.rand(4, 2, 2), np.random.randn(4, 2, 2), n_maps=2)
+    >>> len(axes)
+    6
+    """
+    picture = _finite_array("image", image, 2 if np.ndim(image) == 2 else 3)
+    picture = picture[0] if picture.ndim == 3 else picture
+    maps = _finite_array("activations", activations, 3)
+    slopes = _finite_array("gradients", gradients, 3)
+    if slopes.shape != maps.shape:
+        raise ValueError(f"gradients must have the shape of activations {maps.shape}, got {slopes.shape}.")
+    import torch
+
+    from .xai.gradcam import gradcam_weights
+
+    alpha = gradcam_weights(torch.as_tensor(slopes)[None])[0].numpy()
+    if isinstance(n_maps, bool) or not isinstance(n_maps, (int, np.integer)) or not 1 <= n_maps <= len(maps):
+        raise ValueError(f"n_maps must be an int in [1, {len(maps)}], got {n_maps!r}.")
+    top = np.argsort(-alpha, kind="stable")[:n_maps]
+    signed = np.tensordot(alpha, maps, axes=1)
+    import torch.nn.functional as F
+
+    cam = F.interpolate(torch.as_tensor(np.maximum(signed, 0))[None, None], size=picture.shape,
+                        mode="bilinear", align_corners=False)[0, 0].numpy()
+    fig, axes = plt.subplots(1, n_maps + 4, figsize=(2.2 * (n_maps + 4), 2.6))
+    show_image(picture, ax=axes[0], title="input")
+    for ax, k in zip(axes[1:], top):
+        show_heatmap(maps[k], ax=ax, title=f"$A^{{{k}}}$, $\\alpha_{{{k}}}$ = {alpha[k]:.2g}")
+    weights_ax = axes[n_maps + 1]
+    order = np.sort(alpha)[::-1]
+    colors = [plt.get_cmap(SIGNED_CMAP)(0.85 if w > 0 else 0.15) for w in order]
+    weights_ax.bar(np.arange(len(order)), order, color=colors, width=1.0)
+    weights_ax.axhline(0, color="black", linewidth=0.8)
+    weights_ax.set_xticks([])
+    weights_ax.set_title("all $\\alpha_k$, sorted")
+    show_attribution(signed, ax=axes[n_maps + 2], title="$\\sum_k \\alpha_k A^k$")
+    show_heatmap(cam, picture, ax=axes[n_maps + 3], title="ReLU, upsampled")
+    fig.tight_layout()
+    return fig, axes

@@ -269,6 +269,7 @@ LIBRARY_PATHS = {
             lambda: counterfactuals.wachter_batch(_PROBABILITY, _X[:2], target=0.5, mad=np.ones(5), steps=5)),
     "7.1": (gradcam, "gradcam_weights", lambda: gradcam.gradcam(_CNN, _CNN.relu, X6, 0)),
     "7.2": (gradcam, "gradcam_map", lambda: gradcam.gradcam(_CNN, _CNN.relu, X6, 0)),
+    "7.4": (gradcam, "layer_activations_and_gradients", lambda: gradcam.gradcam(_CNN, _CNN.relu, X6, 0)),
     "7.3": (evaluation, "box_iou", lambda: evaluation.weak_localisation(MAPS[:, 0], [(0, 0, 3, 3)] * 4)),
     "8.1": (attacks, "fgsm_step", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),
     "8.2": (attacks, "project_linf", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),

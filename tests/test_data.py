@@ -1,10 +1,11 @@
 """course_utils.data: the registry, verified and atomic fetch, mirror handling, loaders."""
 import hashlib
-import os
 import http.server
+import os
 import threading
 import urllib.error
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,3 +248,45 @@ def test_the_test_session_stops_with_that_message_when_data_is_missing(tmp_path)
     assert result.stdout.count("The course's data cannot be reached") + result.stderr.count(
         "The course's data cannot be reached") == 1
     assert "COURSE_DATA_MIRROR" in result.stdout + result.stderr and "passed" not in result.stdout
+
+
+def _run_in_notebook_kernel(code: str, env: dict) -> tuple[str, list]:
+    """Run ``code`` in a python3 kernel started as JupyterLab starts one (cwd notebooks/): status, messages."""
+    from jupyter_client.manager import start_new_kernel
+
+    outputs: list = []
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(data._REPO_ROOT / "notebooks"), env=env)
+    try:
+        reply = client.execute_interactive(code, timeout=120, output_hook=outputs.append)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return reply["content"]["status"], outputs
+
+
+def test_a_relative_mirror_set_in_the_clone_works_in_a_notebook_kernel(tmp_path, mirror_dir):
+    """A learner sets COURSE_DATA_MIRROR relative to the clone, then opens a notebook (kernel cwd: notebooks/)."""
+    relative = os.path.relpath(mirror_dir.resolve(), data._REPO_ROOT)
+    env = {**os.environ, "COURSE_DATA_MIRROR": relative, "COURSE_DATA_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(data._REPO_ROOT)}
+    smallest = min(data.REGISTRY.values(), key=lambda entry: entry.size).path
+    status, outputs = _run_in_notebook_kernel(
+        "import os, urllib.request\n"
+        "def offline(*a, **k):\n    raise OSError('offline')\n"
+        "urllib.request.urlopen = offline\n"
+        "from course_utils import data\n"
+        f"print(os.getcwd(), data.mirror_folder(), data.fetch({smallest!r}), sep='|')\n", env)
+    text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    assert status == "ok", outputs
+    cwd, folder, fetched = text.strip().split("|")
+    assert Path(cwd) == data._REPO_ROOT / "notebooks" and not (Path(cwd) / relative).is_dir()
+    assert Path(folder) == mirror_dir.resolve() and Path(fetched) == tmp_path / "cache" / smallest
+
+
+def test_a_relative_mirror_that_is_nowhere_is_rejected_in_a_notebook_kernel(tmp_path):
+    env = {**os.environ, "COURSE_DATA_MIRROR": "no/such/mirror", "COURSE_DATA_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(data._REPO_ROOT)}
+    status, outputs = _run_in_notebook_kernel("from course_utils import data\ndata.mirror_folder()\n", env)
+    errors = [m["content"] for m in outputs if m["msg_type"] == "error"]
+    assert status == "error" and errors[0]["ename"] == "DataUnavailableError"
+    assert "'no/such/mirror' is a relative path" in errors[0]["evalue"] and "absolute path" in errors[0]["evalue"]

@@ -1204,14 +1204,15 @@ def _beam_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("5.1", "precision and coverage of a rule", precision_and_coverage, _precision_cases,
-             "precision: the share of predict_fn(Z) equal to label. coverage: the share of rows of "
-             "X_pool where every (feature, op, value) of the rule holds (start from an all-True mask; "
-             "an empty rule covers everything)."),
+             "precision is how often the model's prediction on the samples Z equals label; coverage is the "
+             "share of rows of X_pool that satisfy every predicate of the rule (a rule without predicates "
+             "covers every row)."),
     Exercise("5.2", "KL upper confidence bound", kl_upper_bound, _bound_cases,
-             "bisect on [p_hat, 1]: keep low where n * kl_bernoulli(p_hat, mid) <= beta, else high; "
-             "40 halvings give 1e-12 accuracy. If p_hat is 1 the bound is 1.", atol=1e-8),
+             "the bound is the largest q >= p_hat with n KL(p_hat || q) <= beta. The KL divergence grows with "
+             "q on [p_hat, 1], so bisection finds it: about 40 halvings give 1e-12. If p_hat is 1 the bound "
+             "is 1.", atol=1e-8),
     Exercise("5.3", "one beam step", extend_beam, _beam_cases,
-             "for each rule and each predicate p whose slot the rule does not use yet, form "
-             "tuple(sorted(rule + (p,))); keep it if the share of rows of holds where all its "
-             "predicates are True exceeds min_coverage; return sorted(set(...))."),
+             "extend each rule by one predicate on a slot it does not use yet; a new rule (its predicates "
+             "sorted, no duplicates) is kept if its coverage, the share of rows where all its predicates "
+             "hold, exceeds min_coverage. Return the kept rules sorted."),
 )

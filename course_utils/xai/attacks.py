@@ -397,13 +397,14 @@ def _cw_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("8.1", "FGSM step", fgsm_step, _fgsm_step_cases,
-             "move every pixel by `step` in the direction of the sign of its gradient "
-             "(grad.sign(); sign(0) = 0), then clip to [0, 1] with .clamp(0, 1)."),
+             "FGSM moves every pixel by step in the direction that increases the loss, the sign of its "
+             "gradient (a zero gradient leaves the pixel where it is), then keeps the image valid: pixel "
+             "values in [0, 1]."),
     Exercise("8.2", "PGD projection onto the L-inf ball", project_linf, _project_cases,
-             "clip x_adv between x - eps and x + eps (torch.maximum/torch.minimum or clamp with "
-             "tensor bounds), then clip to the image box [0, 1]."),
+             "the projection onto the L-inf ball lets every pixel of x_adv differ from the same pixel of x by "
+             "at most eps: clip it to that interval, pixel by pixel, then to the image box [0, 1]."),
     Exercise("8.3", "Carlini-Wagner objective", cw_objective, _cw_cases,
-             "distance: squared L2 norm per example, (x_adv - x).flatten(1).pow(2).sum(1); margin: "
-             "logit of y minus the largest other logit (set the y entry to -inf before the max); "
-             "targeted: use minus that margin; then distance + c * margin.clamp(min=-kappa)."),
+             "the objective is each example's squared L2 distance plus c times its margin, clamped from below "
+             "at -kappa; the margin is the logit of y minus the largest other logit (untargeted) or minus "
+             "that (targeted)."),
 )

@@ -544,11 +544,14 @@ def _schedule_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("6.1", "MAD-scaled L1 distance", mad_distance, _distance_cases,
-             "torch.abs(x_cf - x) / mad, summed over the last dimension (.sum(dim=-1)), so a batch "
-             "of counterfactuals gives one distance per row."),
+             "Wachter et al.'s distance: each feature's absolute change, divided by that feature's median "
+             "absolute deviation, summed over the features; a batch of counterfactuals gives one distance per "
+             "row."),
     Exercise("6.2", "Wachter's loss", wachter_loss, _loss_cases,
-             "lam * (prediction - target) ** 2 + mad_distance(x, x_cf, mad)."),
+             "the loss has two terms: the squared gap between the prediction and the target, weighted by lam, "
+             "plus the MAD-scaled distance of the counterfactual from x (exercise 6.1)."),
     Exercise("6.3", "the lambda schedule", lambda_schedule, _schedule_cases,
-             "start at lam = lam_init; call x_cf, gap = solve(lam); return x_cf as soon as "
-             "gap <= tol, otherwise double lam; try at most max_rounds values."),
+             "try an increasing lambda: start at lam_init, solve, and if the gap is still above tol double "
+             "lambda and solve again; return the first counterfactual whose gap is within tol, trying at most "
+             "max_rounds values (and say so if none is)."),
 )

@@ -1147,12 +1147,13 @@ def _infidelity_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("11.1", "area under a deletion or insertion curve", curve_auc, _auc_cases,
-             "The trapezoid rule on each row: sum over neighbouring points of (v[s] + v[s+1]) / 2 times "
-             "(fractions[s+1] - fractions[s]); the result has one number per row."),
+             "the trapezoid rule on each row: each segment between neighbouring fractions adds its width "
+             "times the average of the curve's values at its two ends; one area per row."),
     Exercise("11.2", "RISE's weighted sum of masks", rise_saliency, _rise_cases,
-             "S = sum_i scores[i] * masks[i] / (n_masks * p_keep): a (n_masks,) vector contracted with the "
-             "(n_masks, H, W) masks gives an (H, W) map."),
+             "RISE's saliency is the score-weighted sum of the masks, divided by the number of masks times "
+             "p_keep (a mask's expected value); the result is one (H, W) map."),
     Exercise("11.3", "infidelity from its samples", infidelity_from_samples, _infidelity_cases,
-             "Per row: the mean of (dots - drops)^2. With normalize, first multiply dots by "
-             "beta = sum(dots * drops) / sum(dots^2), computed per row."),
+             "infidelity is the mean, over the samples of a row, of the squared difference between the drop "
+             "the attribution predicts (dots) and the actual drop; with normalize, first rescale the row's "
+             "dots by the factor that fits them to the drops best in least squares."),
 )

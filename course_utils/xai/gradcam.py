@@ -338,6 +338,21 @@ def _weight_cases(rng: np.random.Generator) -> list[tuple]:
             for shape in [(1, 3, 2, 2), (2, 4, 5, 3), (3, 8, 7, 7)]]
 
 
+def _hook_cases(rng: np.random.Generator) -> list[tuple]:
+    """Small CNNs with weights drawn from ``rng``, a layer of each, images and targets."""
+    cases = []
+    for channels, target in [(3, 2), (4, [0, 4]), (2, torch.tensor([1, 3, 3]))]:
+        model = nn.Sequential(nn.Conv2d(1, channels, 3), nn.ReLU(), nn.Conv2d(channels, 4, 3), nn.ReLU(),
+                              nn.Flatten(), nn.Linear(4 * 4 * 4, 5))
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.copy_(torch.as_tensor(rng.normal(scale=0.5, size=tuple(parameter.shape))))
+        n = 1 if isinstance(target, int) else len(target)
+        x = torch.as_tensor(rng.random((n, 1, 8, 8)), dtype=torch.float32)
+        cases.append((model, model[2] if channels != 4 else model[3], x, target))
+    return cases
+
+
 def _map_cases(rng: np.random.Generator) -> list[tuple]:
     cases = []
     for n, k, h, w, size in [(1, 2, 2, 2, (4, 4)), (2, 5, 4, 3, (8, 6)), (3, 8, 7, 7, (28, 28))]:
@@ -358,13 +373,17 @@ def _iou_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("7.1", "Grad-CAM weights alpha", gradcam_weights, _weight_cases,
-             "alpha_k is the mean of dy_c/dA_k over the two spatial axes: gradients.mean(dim=(2, 3)), "
-             "shape (N, K)."),
+             "alpha_k is the global average of the class score's gradient over the spatial positions of "
+             "feature map k: one weight per example and channel, so the result has shape (N, K)."),
     Exercise("7.2", "Grad-CAM map: weighted sum, ReLU, upsampling", gradcam_map, _map_cases,
-             "multiply A by alpha[:, :, None, None], sum over the channel axis (keepdim=True), apply "
-             "F.relu, then F.interpolate(..., size=size, mode='bilinear', align_corners=False) and drop "
-             "the channel axis: shape (N, H, W).", atol=1e-5),
+             "weight each feature map by its alpha, add the weighted maps up, keep only the positive part "
+             "(the ReLU), and resize the map bilinearly to the input's size; one (H, W) map per example.", atol=1e-5),
     Exercise("7.3", "intersection over union", box_iou, _iou_cases,
-             "the intersection's width is max(0, min(ax1, bx1) - max(ax0, bx0)) (same for the height); "
-             "the union is area_a + area_b - intersection; return 0.0 if the union is 0."),
+             "the intersection of two boxes is a box too: from the larger of the two left (top) edges to the "
+             "smaller of the two right (bottom) edges, empty if they cross. IoU is its area over the union's, "
+             "area a + area b - intersection (0 when the union is empty)."),
+    Exercise("7.4", "recording A and dy/dA with a forward hook", layer_activations_and_gradients, _hook_cases,
+             "register a forward hook on the layer that keeps its output, run the model, and remove the hook "
+             "whatever happens (try/finally); then take the gradient of the summed target logits (one target "
+             "for all images, or one per image) with respect to the kept output. Return both, detached."),
 )

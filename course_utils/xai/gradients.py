@@ -474,14 +474,16 @@ def _completeness_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("4.1", "Integrated Gradients: the weighted sum of gradients along the path", path_integral, _ig_cases,
-             "the k-th path point is baseline + alphas[k] * (x - baseline); take the gradient of the target "
-             "logits there with respect to the point (torch.autograd.grad), weight it by weights[k], add "
-             "them up, and multiply the total by (x - baseline) at the end.", atol=1e-5, rtol=1e-4),
+             "a weighted sum along the straight path from the baseline to x: at the k-th path point (the k-th "
+             "alpha of the way) take the gradient of the target logit with respect to the input, weight it by "
+             "the k-th weight, add the weighted gradients up, and scale the sum by how far x is from the "
+             "baseline, feature by feature.", atol=1e-5, rtol=1e-4),
     Exercise("4.2", "completeness check", completeness_gap, _completeness_cases,
-             "sum the attributions of each sample over all its features (reshape to (n, -1)), then "
-             "subtract model(x)[i, target_i] - model(baseline)[i, target_i]; target may be an int "
-             "or one per sample.", atol=1e-5, rtol=1e-4),
+             "completeness says that a sample's attributions add up to the change of its target logit from "
+             "the baseline to x; return, per sample, the sum of its attributions minus that change (the "
+             "target may be one class or one per sample).", atol=1e-5, rtol=1e-4),
     Exercise("4.3", "the Rescale multiplier of a ReLU", rescale_multiplier, _rescale_cases,
-             "divide relu(z) - relu(z_ref) by z - z_ref; where |z - z_ref| <= eps use the ReLU's "
-             "gradient at z, (z > 0) as a float. torch.where(cond, a, b) picks elementwise."),
+             "the Rescale rule's multiplier is the ReLU's change of output divided by its change of input, "
+             "both against the reference; where the input barely changes (by at most eps) that ratio is "
+             "unstable, so use the ReLU's slope at z instead (1 where z is positive, 0 elsewhere)."),
 )

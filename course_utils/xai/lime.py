@@ -931,21 +931,23 @@ def _pick_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("2.1", "the proximity kernel", kernel, _kernel_cases,
-             "return np.exp(-distances ** 2 / kernel_width ** 2) (square both the distance and the width)."),
+             "LIME's exponential kernel gives a sample at distance d the weight exp(-d^2 / w^2), with w the "
+             "kernel width: weight 1 at d = 0, falling off once d passes w. Compute it for every distance at "
+             "once."),
     Exercise("2.5", "the distances the kernel is fed", sample_distances, _distance_cases,
-             "euclidean: the norm of each row minus row 0. cosine: 100 * (1 - cos), where cos is the dot "
-             "product of a row with row 0 divided by both norms; a row whose norm is 0 has cos 0."),
+             "euclidean: each row's straight-line distance to the first row (the instance itself). cosine: "
+             "lime_text's scale, 100 times one minus the cosine similarity between a row and the first row; "
+             "a row with no words counts as similarity 0."),
     Exercise("2.2", "weighted ridge regression", weighted_ridge, _ridge_cases,
-             "centre Z and y on their weighted means (np.average(..., weights=weights)); solve "
-             "(Zc.T @ (weights[:, None] * Zc) + alpha * I) coef = Zc.T @ (weights * yc); the intercept is "
-             "mean_y - mean_Z @ coef. Return (intercept, coef)."),
+             "ridge regression with sample weights: centre Z and y on their weighted means, solve the "
+             "weighted normal equations with alpha added to the diagonal (the penalty spares the intercept), "
+             "and get the intercept back from the two means. Return (intercept, coefficients)."),
     Exercise("2.3", "forward selection", forward_selection, _selection_cases,
-             "keep a list `chosen`; n_features times, try every column not chosen yet, fit "
-             "weighted_ridge(Z[:, chosen + [j]], y, weights, alpha=0), compute the weighted squared error "
-             "sum(weights * (y - intercept - Z[:, cols] @ coef) ** 2) and add the column with the smallest; "
-             "return np.array(chosen)."),
+             "greedy: start with no column and, n_features times, add the column whose weighted least-squares "
+             "fit together with the columns chosen so far (no ridge penalty) leaves the smallest weighted "
+             "squared error. Return the columns in the order they were added."),
     Exercise("2.4", "submodular pick", submodular_pick, _pick_cases,
-             "importance = np.sqrt(np.abs(W).sum(axis=0)); keep a boolean `covered` per feature; budget "
-             "times, for every row not picked compute the importance of the features it would newly "
-             "cover (W != 0 and not covered), pick the largest (lowest index on ties), update `covered`."),
+             "a feature's global importance is the square root of its column's summed absolute weights. "
+             "budget times, pick the row that would add the most importance from features that the rows "
+             "picked so far do not use yet (the lowest index on ties)."),
 )

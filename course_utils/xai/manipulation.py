@@ -936,11 +936,14 @@ def _loss_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("10.1", "the OOD detector's training set", detector_training_set, _training_set_cases,
-             "real rows first (label 1), then each noisy copy: X + scale * std * noise[k] with std the columns' "
-             "standard deviations (1 where a column is constant), label 0; stack them with np.vstack."),
+             "real rows are labelled 1, noisy copies 0. Each copy perturbs every row by its noise, scaled by "
+             "scale and by the column's standard deviation (1 for a constant column); the real rows come "
+             "first, then the copies in order."),
     Exercise("10.2", "the scaffold's routing rule", route, _route_cases,
-             "np.where with the boolean column real[:, None]: biased rows where real, innocuous ones elsewhere."),
+             "the scaffold answers with the biased model's output on rows the detector calls real and with "
+             "the innocuous model's output elsewhere, row by row."),
     Exercise("10.3", "the manipulation loss", manipulation_loss, _loss_cases,
-             "normalise each map to unit sum of absolute values, sum the squared differences over each example, "
-             "add output_weight times the summed squared change of the outputs, average over the batch."),
+             "scale each map to unit sum of absolute values so that only its shape counts; per example, the "
+             "squared distance of the explanation from the target map plus output_weight times the squared "
+             "change of the outputs; then the mean over the batch."),
 )

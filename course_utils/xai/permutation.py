@@ -135,9 +135,10 @@ def _neighbour_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("1.1", "permutation drop", permutation_drop, _drop_cases,
-             "copy X, replace column `column` by X[rng.permutation(len(X)), column] (call "
-             "rng.permutation exactly once), then subtract the two accuracies."),
+             "shuffle one column's values across the rows (one permutation drawn from rng, so that the result "
+             "is reproducible), keep the other columns, and return how much the accuracy drops: accuracy "
+             "before minus accuracy after."),
     Exercise("1.2", "nearest neighbours", nearest_neighbours, _neighbour_cases,
-             "compute the Euclidean distance of every row to x (np.linalg.norm with axis=1), "
-             "then np.argsort(..., kind='stable')[:k]."),
+             "rank the rows of X_train by their Euclidean distance to x (equal distances keep the lower row "
+             "first) and return the indices of the k closest."),
 )

@@ -566,13 +566,14 @@ def _topk_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("9.1", "max-sensitivity from explanations", max_relative_change, _sensitivity_cases,
-             "flatten each explanation; for each perturbation s the Frobenius norm of "
-             "perturbed[s, i] - reference[i] divided by the norm of reference[i]; then the maximum over s "
-             "(shape (N,))."),
+             "for each example, the largest relative change of its explanation over the perturbations: the "
+             "norm of the difference (over all the explanation's entries) divided by the norm of the "
+             "reference explanation; shape (N,)."),
     Exercise("9.2", "cross-entropy and input-gradient penalty", cross_entropy_and_penalty, _penalty_cases,
-             "per-example losses with reduction='none'; torch.autograd.grad of their sum with respect to "
-             "a copy of x that requires grad, with create_graph=True; then the squared L2 norm of each row, "
-             "averaged over the batch; return (losses.mean(), penalty)."),
+             "the penalty is the batch mean of the squared norm of each example's loss gradient with respect "
+             "to its input. The gradient must itself be differentiable (training descends on it), so build "
+             "its graph. Return (mean cross-entropy, penalty)."),
     Exercise("9.3", "top-k fragility objective", topk_objective, _topk_cases,
-             "flatten both to (N, d); the map's mass on the mask divided by the map's total mass, per example."),
+             "per example, the share of the map's mass that lies on the mask: the map's total over the masked "
+             "pixels divided by its total over all pixels."),
 )

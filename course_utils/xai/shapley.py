@@ -719,14 +719,15 @@ def _wls_cases(rng: np.random.Generator) -> list[tuple]:
 
 EXERCISES = register(
     Exercise("3.1", "marginal contributions", marginal_contributions, _contribution_cases,
-             "start from the empty coalition frozenset() and its value; add order[0], order[1], ... "
-             "one at a time, and store v(new coalition) - v(previous coalition) at the index of the "
-             "player who just arrived (not at the position in the order)."),
+             "walk through the players in the given order, adding one at a time to a coalition that starts "
+             "empty; a player's contribution is how much the value grows when it joins. Store it at the "
+             "player's own index, not at its position in the order."),
     Exercise("3.2", "Shapley kernel weight", shapley_kernel_weight, _kernel_cases,
-             "(M - 1) / (C(M, s) * s * (M - s)) with C the binomial coefficient "
-             "(scipy.special.comb(M, s) or math.comb).", atol=0.0, rtol=1e-9),
+             "the Shapley kernel weight of a coalition of size s among M features is (M - 1) divided by the "
+             "number of coalitions of that size and by s (M - s); it is largest for very small and very large "
+             "coalitions.", atol=0.0, rtol=1e-9),
     Exercise("3.3", "regression with the efficiency constraint", constrained_wls, _wls_cases,
-             "X = Z[:, :-1] - Z[:, -1:], target = y - Z[:, -1] * total; solve the weighted least "
-             "squares with np.linalg.lstsq(sqrt(w)[:, None] * X, sqrt(w) * target) and append "
-             "total - sum of the solution as the last coefficient."),
+             "use the constraint to eliminate the last coefficient (it is total minus the sum of the others), "
+             "rewrite the regression in the remaining coefficients, solve that weighted least-squares "
+             "problem, and append the last coefficient."),
 )

@@ -195,6 +195,20 @@ A = A.detach()
 print(f"explaining digit {first}: A {tuple(A.shape)}, dy/dA {tuple(dA.shape)}")
 
 # %% [markdown]
+# **The pipeline in one picture** (for digit `first` of this canvas), drawn from $A$ and
+# $\partial y^c / \partial A$: the input; the three feature maps with the largest weights
+# $\alpha_k$; all 128 weights, sorted; the signed weighted sum; and its ReLU, upsampled to
+# 64x64 and laid over the input. The exercises below build each step.
+
+# %%
+from course_utils.plotting import gradcam_pipeline
+
+fig, axes = gradcam_pipeline(x[0], A[0], dA[0], n_maps=3)
+plt.show()
+sorted_alphas = [bar.get_height() for bar in axes[4].patches]
+print(f"{len(sorted_alphas)} weights, {sum(a > 0 for a in sorted_alphas)} of them positive")
+
+# %% [markdown]
 # **Exercise 7.1 — the weights $\alpha$.** Given the gradients, shape (N, K, h, w), return
 # $\alpha$, shape (N, K): the mean of each map's gradient over its h x w positions.
 
@@ -249,6 +263,38 @@ cam_captum = LayerAttribution.interpolate(
 print("by hand = captum:", torch.allclose(cam_by_hand, cam_captum, atol=1e-6))
 print("course_utils = captum:", torch.allclose(cam_course, cam_captum, atol=1e-6))
 print("one map per image, at input resolution:", tuple(cam_course.shape))
+
+# %% [markdown]
+# **Exercise 7.4 — the ingredients, as a function that cannot leave a hook behind.** The
+# cell that recorded $A$ above is the step every Grad-CAM implementation needs. Write it as
+# a function: given a model, one of its layers, images `x` (N, C, H, W) and `target` (one
+# class for all images, or one per image), return the layer's output $A$ and the gradient of
+# the summed target logits with respect to it, both detached. The hook must be removed even
+# if the forward pass fails. The checker runs it on small CNNs with random weights; the
+# course's `gradcam` calls its own version of this function.
+
+# %%
+def layer_activations_and_gradients(model, layer, x, target):
+    # BEGIN SOLUTION Exercise 7.4: a forward hook, always removed, then autograd.grad
+    recorded = {}
+    handle = layer.register_forward_hook(lambda module, inputs, output: recorded.update(A=output))
+    try:
+        logits = model(x)
+    finally:
+        handle.remove()
+    targets = torch.as_tensor(target).reshape(-1).expand(len(x)).to(logits.device)
+    (gradients,) = torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), recorded["A"])
+    return recorded["A"].detach(), gradients.detach()
+    # END SOLUTION
+
+
+layer_activations_and_gradients = check("7.4", layer_activations_and_gradients)
+A_again, dA_again = layer_activations_and_gradients(pairs_model, layer, x, first)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("the same A and dy/dA as the cell above:", torch.allclose(A_again, A) and torch.allclose(dA_again, dA))
+print("no hook left on the layer:", len(layer._forward_hooks) == 0)
 
 # %% [markdown]
 # The same canvas explained for each of its digits, and for the first of them without the
