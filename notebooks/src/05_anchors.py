@@ -39,10 +39,11 @@ ctx = setup_notebook(seed=0)
 # %% [markdown]
 # ## 1 · The idea: "This movie is not bad" (about 10 minutes)
 #
-# The lecture's example: a sentiment model calls *"This movie is **not bad**"* positive.
-# The rule A = {*not*, *bad*} is an **anchor** if the model keeps that prediction on (almost)
-# every sentence that still contains *not bad*: "This actor is not bad", "The idea is not
-# bad", "The audio was not bad". Formally, with D(z|A) the distribution of perturbed
+# The anchors paper's opening example (Ribeiro, Singh and Guestrin, AAAI 2018): a
+# sentiment model calls *"This movie is **not bad**"* positive. The rule A = {*not*,
+# *bad*} is an **anchor** if the model keeps that prediction on (almost) every sentence
+# that still contains *not bad*: "This actor is not bad", "The idea is not bad", "The
+# audio was not bad". Formally, with D(z|A) the distribution of perturbed
 # inputs z that satisfy A,
 #
 # $$\mathrm{prec}(A) = \mathbb{E}_{z \sim \mathcal{D}(z \mid A)}\big[\mathbb{1}\{f(z) = f(x)\}\big] \ge \tau,
@@ -100,7 +101,7 @@ print(f"training sentences with 'not': {has_not.sum()}, of which negative: {1 - 
 # complaints, and a bag of words cannot learn that *not bad* means *good* from the single
 # sentence in the data that says so. This is what anchors are for: a short rule you can
 # hold against your own understanding of the task. For a model that does read negation
-# (here a hand-written stand-in), the anchor is exactly the lecture's:
+# (here a hand-written stand-in), the anchor is exactly the paper's:
 
 # %%
 def negation_aware(texts):
@@ -753,7 +754,7 @@ pd.DataFrame(conflicts).round(3)
 #    must decide on new applicants?
 # 4. Our sentiment model calls "This movie is not bad" negative. What does the anchor
 #    tell you about the model, and what would you change so that its anchor becomes the
-#    lecture's {not, bad} → positive?
+#    paper's {not, bad} → positive?
 #
 # <!-- BEGIN SOLUTION -->
 # **Answers.** (1) It breaks correlations between the rule's features and the others: a
