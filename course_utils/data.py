@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .paths import REPO_ROOT as _REPO_ROOT
+from .validation import UnknownNameError
 
 __all__ = [
     "DataFile",
@@ -125,7 +126,7 @@ def _sha256(path: Path) -> str:
 def _entry(name: str) -> DataFile:
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
-        raise KeyError(f"name must be a file of the course's registry, got {name!r}. Known files: {known}")
+        raise UnknownNameError(f"name must be a file of the course's registry, got {name!r}. Known files: {known}")
     return REGISTRY[name]
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .paths import REPO_ROOT
+from .validation import UnknownNameError
 
 __all__ = ["Exercise", "check", "get_exercise", "all_exercises", "register", "solution_notebook"]
 
@@ -85,7 +86,7 @@ def all_exercises() -> dict[str, Exercise]:
 def get_exercise(exercise_id: str) -> Exercise:
     """Look an exercise up by its id, e.g. ``"0.1"``."""
     if exercise_id not in _BANK:
-        raise KeyError(f"exercise_id must be a registered exercise ({', '.join(all_exercises())}), got "
+        raise UnknownNameError(f"exercise_id must be a registered exercise ({', '.join(all_exercises())}), got "
                        f"{exercise_id!r}; import the lesson's module first (e.g. from course_utils.xai import lime).")
     return _BANK[exercise_id]
 

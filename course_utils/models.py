@@ -15,13 +15,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from . import data
 from .paths import REPO_ROOT
 from .runtime import as_generator
-from .validation import check_array
+from .validation import check_array, check_positive_int
 
 __all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_gradreg", "mnist_cnn_backdoor",
            "mnist_cnn_gradcam_fooled", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
@@ -82,10 +83,10 @@ def tabular_mlp(X_train, hidden=(20, 5), *, probability: bool = True, rng=0) -> 
     torch.nn.Sequential
         Maps (n, d) float32 rows to (n,) outputs.
     """
-    X_train = check_array("X_train", X_train, ndim=2)
-    sizes = [int(h) for h in hidden]
-    if any(h < 1 for h in sizes):
-        raise ValueError(f"hidden must hold positive layer sizes, got {list(hidden)}.")
+    X_train = check_array("X_train", X_train, ndim=2, nonempty=True)
+    if isinstance(hidden, (str, bytes)) or np.ndim(hidden) != 1 or len(hidden) == 0:
+        raise ValueError(f"hidden must be a non-empty sequence of positive layer sizes such as (20, 5), got {hidden!r}.")
+    sizes = [check_positive_int("hidden", h) for h in hidden]
     generator = as_generator(rng)  # checks rng; an int seeds torch directly, as lesson 06 always did
     seed = int(rng) if isinstance(rng, int) and not isinstance(rng, bool) else int(generator.integers(2**62))
     with torch.random.fork_rng(devices=[]):  # nn.Linear draws its initial weights from torch's global generator
@@ -202,7 +203,8 @@ _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {
 
 
 def checkpoint_path(name: str) -> Path:
-    """Where the course's checkpoint for ``name`` is committed (``data/checkpoints``)."""
+    """Where the course's checkpoint for ``name`` (one of :data:`PRETRAINED`) is committed (``data/checkpoints``)."""
+    _check_name(name)
     return CHECKPOINT_DIR / f"{name}.pt"
 
 

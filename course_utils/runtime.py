@@ -108,7 +108,10 @@ def as_torch_generator(rng=None, *, device=None, name: str = "rng") -> torch.Gen
     True
     """
     rng = _check_rng(rng, name)
-    device = torch.device(device if device is not None else "cpu")
+    try:
+        device = torch.device(device if device is not None else "cpu")
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}.") from err
     if rng is None:
         return None
     if isinstance(rng, torch.Generator):

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from course_utils import exercises, runtime
 from course_utils.data import mnist_tensors
 from course_utils.models import Normalize
 from course_utils.predict import as_predict_fn
@@ -172,8 +173,16 @@ def test_empty_batches_get_a_clear_error():
 
 # 7. messages that name the right parameter
 def test_messages_name_the_parameter_that_is_wrong():
-    with pytest.raises(ValueError, match=r"x has 3 features: check whichever of x and mad is wrong"):
+    with pytest.raises(ValueError, match=r"the input has 3 features, x in wachter or each row of X in wachter_batch"):
         counterfactuals.wachter(tabular_model(), table()[0][:3], target=0.9, mad=np.ones(4), steps=2)
+    with pytest.raises(ValueError, match=r"each row of X in wachter_batch"):
+        counterfactuals.wachter_batch(tabular_model(), table()[:, :3], target=0.9, mad=np.ones(4), steps=2)
+    with pytest.raises(ValueError, match=r"device must be a torch device"):
+        runtime.as_torch_generator(0, device="no_such_device")
+    with pytest.raises(ValueError, match=r"labels must be 0/1 labels"):
+        lime.parzen_proba(table(), np.arange(len(table())), table()[:2], sigma=1.0)
+    with pytest.raises(ValueError, match=r"exercise_id must be a registered exercise"):
+        exercises.get_exercise("no_such_exercise")
     model, (x, y) = cnn(), batch()
     with pytest.raises(ValueError, match=r"target must be an int or a 1-D integer tensor of length 3 "
                                          r"\(one per example of x\)"):

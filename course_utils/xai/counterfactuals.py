@@ -234,7 +234,8 @@ def _check_problem(X, target, mad_, immutable, lower, upper, tol, lam_init, step
     mad_ = check_array("mad", mad_, ndim=1)
     if mad_.shape != (d,):
         raise ValueError(f"mad must have one value per feature ({d}), got shape {mad_.shape} "
-                         f"(x has {d} features: check whichever of x and mad is wrong).")
+                         f"(the input has {d} features, x in wachter or each row of X in wachter_batch: check it "
+                         "and mad).")
     if not np.all(mad_ > 0):
         bad = np.flatnonzero(~(mad_ > 0)).tolist()
         raise ValueError(f"mad must be positive for every feature, got {mad_[bad].tolist()} at {bad}; "

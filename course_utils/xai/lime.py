@@ -90,6 +90,9 @@ def _check_parzen(X_train, labels, sigma, names=("X_train", "labels")):
     labels = check_array(names[1], labels, ndim=1)
     if len(labels) != X_train.shape[0]:
         raise ValueError(f"{names[1]} must have one label per row of {names[0]} ({X_train.shape[0]}), got {len(labels)}.")
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"{names[1]} must be 0/1 labels (the model's predictions), got the values "
+                         f"{np.unique(labels)[:5].tolist()}.")
     return X_train, labels, check_real("sigma", sigma, low=0, low_inclusive=False)
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from .._torch import check_input, check_target, evaluating, selected_output
 from ..models import gradcam_layer
 from ..runtime import as_generator
-from ..validation import check_positive_int
+from ..validation import check_array, check_positive_int
 from . import gradcam as cam
 from . import gradients, lime, shapley
 from .evaluation import rise
@@ -43,13 +43,15 @@ def cell_masks(masks, size: Sequence[int], cell_size: int) -> torch.Tensor:
              [1., 1., 0., 0.],
              [0., 0., 1., 1.]]])
     """
-    h, w = (int(v) for v in size)
+    if isinstance(size, (str, bytes)) or np.ndim(size) != 1 or len(size) != 2:
+        raise ValueError(f"size must be an image's (height, width), two positive ints, got {size!r}.")
+    h, w = (check_positive_int("size", v) for v in size)
     cell_size = check_positive_int("cell_size", cell_size)
     gh, gw = math.ceil(h / cell_size), math.ceil(w / cell_size)
-    masks = torch.as_tensor(np.asarray(masks, dtype=np.float32))
+    masks = torch.as_tensor(check_array("masks", masks, ndim=2, nonempty=True).astype(np.float32))
     if masks.ndim != 2 or masks.shape[1] != gh * gw:
         raise ValueError(f"masks must have shape (n, {gh * gw}) (one column per {cell_size}-pixel cell of a "
-                         f"{h}x{w} image), got shape {tuple(masks.shape)}.")
+                         f"{h}x{w} image: check masks, size and cell_size), got shape {tuple(masks.shape)}.")
     grid = masks.view(-1, gh, gw).repeat_interleave(cell_size, 1).repeat_interleave(cell_size, 2)
     return grid[:, :h, :w]
 
