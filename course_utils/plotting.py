@@ -183,6 +183,12 @@ def draw_box(ax, box, *, color: str = "lime", label: str | None = None, linewidt
     from matplotlib.patches import Rectangle
 
     x0, y0, x1, y1 = check_box("box", box)
+    if ax.images:  # an image is shown: the box must lie on it (imshow's extent is (-0.5, W - 0.5, H - 0.5, -0.5))
+        left, right, bottom, top = ax.images[-1].get_extent()
+        width, height = abs(right - left), abs(bottom - top)
+        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+            raise ValueError(f"box must lie on the {width:g} x {height:g} image shown on ax (0 <= x0 < x1 <= "
+                             f"{width:g}, 0 <= y0 < y1 <= {height:g}), got {(x0, y0, x1, y1)}.")
     linewidth = check_real("linewidth", linewidth, low=0)
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
                            linewidth=linewidth, label=label, **style))

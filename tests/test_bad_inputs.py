@@ -251,7 +251,9 @@ SPECS: dict[str, Spec] = {
     "exercises.check": Spec(lambda: dict(exercise_id="2.1", answer=lambda d, w: np.exp(-np.asarray(d) ** 2 / w ** 2))),
     "exercises.get_exercise": Spec(lambda: dict(exercise_id="2.1")),
     "exercises.solution_notebook": Spec(lambda: dict(exercise_id="2.1")),
-    "models.tabular_mlp": Spec(lambda: dict(X_train=table(), hidden=(3,), rng=0)),
+    "models.tabular_mlp": Spec(lambda: dict(X_train=table(), hidden=(3,), rng=0),
+                               # a table with one feature fewer is another valid table; (103,) a wider layer
+                               valid={("X_train", "one column too few"), ("hidden", "out-of-range values")}),
     "models.load_pretrained": Spec(lambda: dict(name="mnist_cnn")),
     "models.checkpoint_path": Spec(lambda: dict(name="mnist_cnn")),
     "models.gradcam_layer": Spec(lambda: dict(model=_course_cnn())),
@@ -265,7 +267,7 @@ SPECS: dict[str, Spec] = {
                                   valid={("image", "extra dimension"), ("heat", "extra dimension")}),
     "plotting.image_grid": Spec(lambda: dict(images=list(images()), titles=["a", "b", "c", "d"]), skip={"cmap"}),
     "plotting.bar_weights": Spec(lambda: dict(weights=W4, names=["a", "b", "c", "d"]), skip={"title"}),
-    "plotting.draw_box": Spec(lambda: dict(ax=_axes(), box=(0, 0, 2, 2)), skip={"color", "label"}),
+    "plotting.draw_box": Spec(lambda: dict(ax=_image_axes(), box=(0, 0, 2, 2)), skip={"color", "label"}),
     "plotting.gradcam_pipeline": Spec(lambda: dict(image=images()[0], activations=torch.rand(3, 2, 2), gradients=torch.randn(3, 2, 2), n_maps=2)),
     "predict.batched_predict": Spec(lambda: dict(model=M(), X=images().numpy(), batch_size=2)),
     "predict.as_predict_fn": Spec(lambda: dict(model=M(), class_index=1)),
@@ -344,7 +346,9 @@ SPECS: dict[str, Spec] = {
                                              # x and x_cf broadcast by design: (1, 4) against (4,) is a batch of one
                                              valid={("x", "extra dimension"), ("x_cf", "extra dimension")}),
     "xai.counterfactuals.wachter_loss": Spec(lambda: dict(prediction=torch.tensor(0.8), target=0.5, x=torch.ones(4),
-                                                          x_cf=torch.zeros(4), mad=torch.full((4,), 0.5), lam=10.0)),
+                                                          x_cf=torch.zeros(4), mad=torch.full((4,), 0.5), lam=10.0),
+                                             # as mad_distance: (1, 4) against (4,) is a batch of one, a loss of shape (1,)
+                                             valid={("x", "extra dimension"), ("x_cf", "extra dimension")}),
     "xai.counterfactuals.lambda_schedule": Spec(lambda: dict(solve=_solve, lam_init=0.5, tol=0.1, max_rounds=10)),
     "xai.counterfactuals.wachter": Spec(lambda: dict(model=tabular_model(), x=table()[0], target=0.5, mad=np.ones(4),
                                                      steps=20)),
@@ -619,6 +623,13 @@ def _axes():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt.figure().add_subplot()
+
+
+def _image_axes():
+    """An axis showing an 8 x 8 image, as draw_box is used."""
+    ax = _axes()
+    ax.imshow(np.zeros((8, 8)))
+    return ax
 
 
 def _pairs_model():
