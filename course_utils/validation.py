@@ -29,12 +29,12 @@ __all__ = [
 ]
 
 
-
 class UnknownNameError(KeyError, ValueError):
     """A name that is not one of the known ones: a ValueError (a bad argument) and, as before, a KeyError."""
 
     def __str__(self) -> str:  # KeyError would show the message in quotes
         return str(self.args[0]) if self.args else ""
+
 
 def _got(value: Any) -> str:
     text = repr(value)
