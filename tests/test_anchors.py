@@ -96,10 +96,12 @@ def test_model_calls_are_batched_and_counted(uniform_data):
 
 
 # The hidden-structure model, its instances and the anchors (as features) they have. Rows
-# evaluated per explanation, seeds 0-3: 4,481-5,560 (POSITIVE) and 588-610 (NEGATIVE) with the
-# shared stream; 6,301-8,501 and 1,301 with independent samples per rule (before). The bounds
-# leave about 20% of slack over the shared stream and are under every "before" count.
-HIDDEN_STRUCTURE = [(POSITIVE, (0, 1), 6300), (NEGATIVE, "one of 0, 1", 750)]
+# evaluated per explanation, seeds 0-3: 1,787-3,921 (POSITIVE) and 471-481 (NEGATIVE) with the
+# shared stream and coupled donors (bounds on one feature take the first fitting row of one
+# sequence); 4,481-5,560 and 588-610 with a donor drawn per set of predicates (before), and
+# 6,301-8,501 and 1,301 with independent samples per rule. The bounds leave 12-20% of slack
+# and are under every "before" count.
+HIDDEN_STRUCTURE = [(POSITIVE, (0, 1), 4400), (NEGATIVE, "one of 0, 1", 580)]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -133,6 +135,12 @@ def test_each_rule_is_estimated_from_its_own_distribution(uniform_data):
     a, b = stream((0,), 0, 1000), stream((0, 3), 0, 1000)
     same = rule_holds(a, [predicates[3]])
     assert np.array_equal(a[same], b[same]) and 0.2 < same.mean() < 0.9
+    # two bounds on one feature share donors: x0 > 0.25 and x0 > 0.5 (predicates 0 and 1) get the same
+    # donor where the first fitting row of the sequence also has x0 > 0.5, about 2/3 of the time
+    assert [p[:2] for p in predicates[:2]] == [(0, ">"), (0, ">")]
+    one, two = stream((0,), 0, 3000), stream((1,), 0, 3000)
+    both_broken = stream.X[stream.rows[:3000], 0] <= predicates[0][2]
+    assert 0.55 < np.mean(np.all(one[both_broken] == two[both_broken], axis=1)) < 0.8
     oracle = _Oracle(two_feature_model, anchors._row_keys, lambda batch, rows: batch[rows], np.concatenate)
     oracle.explain(POSITIVE[None])
     labels = oracle.labels_of([a, b])
