@@ -123,7 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer inputs, seeds, budgets and timing repeats")
     args = parser.parse_args()
-    n_inputs, seeds = (12, range(4)) if args.quick else (25, range(8))
+    n_inputs, seeds = (20, range(6)) if args.quick else (25, range(8))
     budgets = [100, 500] if args.quick else [100, 300, 1000, 3000]
     repeats = 3 if args.quick else 5
     print(f"{n_inputs} inputs x {len(seeds)} seeds per setting; error: mean L2 distance to the exact SHAP values; "
