@@ -372,6 +372,9 @@ SPECS: dict[str, Spec] = {
                                                           boxes=[(2, 2, 6, 6), (0, 0, 8, 8)])),
     "xai.evaluation.box_mass": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6)),
                                     valid={("heatmap", "one column too few")}),  # an 8x7 map: the box still fits
+    "xai.evaluation.saliency_segmentation": Spec(lambda: dict(image=heatmap() * 0.9, heatmap=heatmap()),
+                                                 valid={("image", "extra dimension")}),  # (1, H, W): one grey image
+    "xai.evaluation.mask_iou": Spec(lambda: dict(mask_a=heatmap() > 0, mask_b=heatmap().T > 0)),
     "xai.evaluation.randomise_layer": Spec(lambda: dict(module=nn.Linear(3, 2), rng=0), no_train_mode=True),
     "xai.evaluation.cascading_randomisation": Spec(lambda: dict(model=M(), layer_names=["4", "0"], rng=0),
                                                    no_train_mode=True),
