@@ -560,7 +560,7 @@ def explore_ig(steps=50, reference="black"):
         change = (model(digit) - model(baseline))[0, label].item()
     fig, axes = plt.subplots(1, 2, figsize=(6, 3))
     show_image(baseline[0], ax=axes[0], title=f"reference: {reference}")
-    show_attribution(attribution[0], digit[0], ax=axes[1], title=f"IG, {steps} steps")
+    show_attribution(attribution[0], digit[0], ax=axes[1], title=f"IG, {steps} steps", colorbar=True)
     plt.show()
     print(f"sum of IG = {attribution.sum().item():.2f}, f(x) - f(reference) = {change:.2f}")
 

@@ -650,11 +650,15 @@ for name, model in (("standard", standard), ("robust", robust)):
 print(f"share of |gradient| on the digit's ink ({ink.float().mean():.0%} of the pixels): "
       f"standard {shares['standard']:.2f}, robust {shares['robust']:.2f}")
 
-fig, axes = plt.subplots(3, 6, figsize=(10, 5.3))
+fig, axes = plt.subplots(3, 6, figsize=(12, 5.6))
 for column in range(6):
     plotting.show_image(X_test[column], ax=axes[0, column], title=f"label {int(y_test[column])}")
-    plotting.show_attribution(gradients["standard"][column], ax=axes[1, column], title="standard: grad")
-    plotting.show_attribution(gradients["robust"][column], ax=axes[2, column], title="robust: grad")
+    # one colour scale per digit, so that the two models' gradients compare in size as well as shape
+    limit = max(gradients[name][column].abs().max().item() for name in ("standard", "robust"))
+    plotting.show_attribution(gradients["standard"][column], ax=axes[1, column], title="standard: grad", limit=limit,
+                              colorbar=True)
+    plotting.show_attribution(gradients["robust"][column], ax=axes[2, column], title="robust: grad", limit=limit,
+                              colorbar=True)
 fig.tight_layout()
 plt.show()
 
@@ -766,8 +770,8 @@ for row, (name, image, cls) in enumerate((("original", x_orig, true_class), ("ad
     plotting.show_attribution(g_logit, ax=axes[row, 0], title=f"{name}: logit grad", colorbar=True)
     plotting.show_attribution(g_soft, ax=axes[row, 1], title="softmax grad, same scale", limit=limit, colorbar=True)
     plotting.show_attribution(g_soft, ax=axes[row, 2], title="softmax grad, own scale", colorbar=True)
-    plotting.show_attribution(ig_logit, ax=axes[row, 3], title=f"IG of logit {cls}")
-    plotting.show_attribution(ig_soft, ax=axes[row, 4], title=f"IG of softmax {cls}")
+    plotting.show_attribution(ig_logit, ax=axes[row, 3], title=f"IG of logit {cls}", colorbar=True)
+    plotting.show_attribution(ig_soft, ax=axes[row, 4], title=f"IG of softmax {cls}", colorbar=True)
     plotting.show_heatmap(cam_soft, image[0].cpu(), ax=axes[row, 5], title="Grad-CAM of softmax")
 fig.tight_layout()
 plt.show()

@@ -584,7 +584,7 @@ print(f"the Monte Carlo estimate of the optimum ({pick(full=20000, fast=4000)} d
 fig, axes = plt.subplots(1, 4, figsize=(10, 2.6))
 plotting.show_image(x[0], ax=axes[0], title=f"digit {int(y[0])}")
 for ax, (name, a) in zip(axes[1:], contest.items()):
-    plotting.show_attribution(a[0, 0], ax=ax, title=name)
+    plotting.show_attribution(a[0, 0], ax=ax, title=name, colorbar=True)
 fig.tight_layout()
 plt.show()
 
