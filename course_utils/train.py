@@ -539,7 +539,7 @@ def _sample_quality(denoiser: nn.Module, schedule, *, n: int, steps: int, seed: 
 
 
 def train_mnist_ddpm(*, epochs: int = 3, seed: int = 0, batch_size: int = 64, lr: float = 2e-3, T: int = 1000,
-                     ema: float = 0.995, max_steps: int | None = None, n_quality: int = 500, threads: int | None = None,
+                     ema: float = 0.995, max_steps: int | None = 4000, n_quality: int = 500, threads: int | None = None,
                      snapshot: str | None = None, device: torch.device | None = None) -> tuple[nn.Module, dict]:
     """Train :func:`course_utils.models.mnist_ddpm` on the noise-prediction objective (lesson 12).
 
@@ -548,7 +548,8 @@ def train_mnist_ddpm(*, epochs: int = 3, seed: int = 0, batch_size: int = 64, lr
     ``||eps - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t)||^2``. The linear schedule
     of Ho et al. (beta from 1e-4 to 0.02, T = 1000). Adam, the learning rate warmed up over
     100 steps then decayed along a cosine to 0; an exponential moving average of the weights
-    (decay ``ema``) is what is saved; gradients clipped to norm 1. ``max_steps`` stops early (smoke runs); ``snapshot``
+    (decay ``ema``) is what is saved; gradients clipped to norm 1. Training runs ``max_steps``
+    steps (None: ``epochs`` passes over the 60,000 digits); ``snapshot``
     (a path) receives the EMA weights every 200 steps. The card holds the loss curve (mean
     loss per tenth of training) and the sample quality: the share of ``n_quality`` DDIM
     samples (50 steps) that ``mnist_cnn`` labels with confidence above 0.9.
@@ -610,8 +611,9 @@ def train_mnist_ddpm(*, epochs: int = 3, seed: int = 0, batch_size: int = 64, lr
             "optimiser": "Adam, 100 warm-up steps then cosine decay to 0; EMA of the weights saved",
             "train_minutes": round(train_minutes, 1),
             "train_hardware": f"{device.type}, {torch.get_num_threads()} torch thread(s) (a shared 2-core machine)",
-            "command": f"python -m course_utils.train mnist_ddpm --epochs {epochs} --seed {seed}"
-                       + (f" --max-steps {max_steps}" if max_steps else "")}
+            "command": f"python -m course_utils.train mnist_ddpm --seed {seed}"
+                       + (f" --max-steps {max_steps}" if max_steps else f" --epochs {epochs}")
+                       + (f" --threads {threads}" if threads else "")}
     return average, card
 
 

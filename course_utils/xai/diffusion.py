@@ -33,7 +33,11 @@ from .._torch import check_input, check_model, check_output, check_target, evalu
 
 __all__ = ["Schedule", "linear_schedule", "add_noise", "predict_x0", "ddim_step", "ddpm_step", "ddim_timesteps",
            "sample", "to_diffusion_space", "from_diffusion_space", "guided_x0", "diffusion_counterfactual",
-           "reconstruction_error", "EXERCISES"]
+           "reconstruction_error", "EvaluationCounter", "LESSON_T_START", "LESSON_GUIDANCE_SCALE",
+           "LESSON_STEPS", "EXERCISES"]
+
+# lesson 12's settings of diffusion_counterfactual (its defaults; tests/test_diffusion.py checks them)
+LESSON_T_START, LESSON_GUIDANCE_SCALE, LESSON_STEPS = 400, 0.2, 20
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,12 @@ def _abar(schedule: Schedule, t: torch.Tensor, like: torch.Tensor) -> torch.Tens
 
 def to_diffusion_space(x: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] to the diffusion's space [-1, 1] (``2 x - 1``)."""
-    return 2 * x - 1
+    return 2 * check_tensor("x", x, ndim=None) - 1
 
 
 def from_diffusion_space(z: torch.Tensor) -> torch.Tensor:
     """The diffusion's space back to images in [0, 1] (``(z + 1) / 2``, clipped)."""
-    return ((z + 1) / 2).clamp(0, 1)
+    return ((check_tensor("z", z, ndim=None) + 1) / 2).clamp(0, 1)
 
 
 def add_noise(x0: torch.Tensor, t, noise: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -138,6 +142,10 @@ def add_noise(x0: torch.Tensor, t, noise: torch.Tensor, schedule: Schedule) -> t
 def predict_x0(x_t: torch.Tensor, t, eps: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     """The clean image implied by a noise estimate: ``(x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``."""
     schedule = _check_schedule(schedule)
+    x_t = check_tensor("x_t", x_t, ndim=None)
+    eps = check_tensor("eps", eps, ndim=None)
+    if x_t.ndim < 2 or eps.shape != x_t.shape:
+        raise ValueError(f"eps must have the shape of x_t, a batch (N, ...) {tuple(x_t.shape)}, got {tuple(eps.shape)}.")
     t = _check_steps_t("t", t, len(x_t), schedule.T, x_t.device)
     abar = _abar(schedule, t, x_t)
     return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
@@ -244,6 +252,9 @@ def reconstruction_error(denoiser: nn.Module, x: torch.Tensor, schedule: Schedul
     schedule = _check_schedule(schedule)
     x = check_input(x, denoiser, name="x", images=True, unit_range=True)
     t = _check_steps_t("t", t, 1, schedule.T, "cpu")[0].item()
+    steps = check_positive_int("steps", steps)
+    if steps > t + 1:
+        raise ValueError(f"t must be at least steps - 1 = {steps - 1} (one DDIM step per noising step at most), got {t}.")
     times = ddim_timesteps(t, steps)
     generator = as_torch_generator(rng)
     noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
@@ -254,42 +265,101 @@ def reconstruction_error(denoiser: nn.Module, x: torch.Tensor, schedule: Schedul
     return (from_diffusion_space(z) - x).pow(2).flatten(1).mean(1).cpu()
 
 
-def guided_x0(x0_hat: torch.Tensor, grad: torch.Tensor, guidance_scale: float, abar_t) -> torch.Tensor:
-    """The guided update of the predicted clean image: ``x0_hat + s * sqrt(1 - abar_t) * grad``.
+class EvaluationCounter:
+    """Count the examples a model is evaluated on inside a ``with`` block (a forward hook): the cost of a method.
 
-    ``grad`` is the gradient of the guidance objective (the log-probability of the target
-    class, minus the distance to the original) with respect to ``x0_hat``; the step shrinks
-    as the noise does, so the last steps polish rather than redraw.
+    >>> counter = EvaluationCounter(nn.Linear(2, 1))
+    >>> with counter:
+    ...     _ = counter.model(torch.zeros(5, 2))
+    >>> counter.count
+    5
     """
-    abar_t = torch.as_tensor(abar_t, dtype=x0_hat.dtype, device=x0_hat.device)
-    return x0_hat + guidance_scale * (1 - abar_t).sqrt() * grad
+
+    def __init__(self, model: nn.Module):
+        self.model = check_model(model)
+        self.count = 0
+        self._handle = None
+
+    def _hook(self, module, inputs, output) -> None:
+        self.count += len(inputs[0])
+
+    def __enter__(self) -> "EvaluationCounter":
+        self._handle = self.model.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
 
 
-def _guidance_gradient(classifier: nn.Module, x0_hat: torch.Tensor, x_orig: torch.Tensor, target: torch.Tensor,
-                       distance_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The gradient w.r.t. ``x0_hat`` (diffusion space) of ``log p(target | x0_hat) - w ||x0_hat - x_orig||_1``, per image; and the logits."""
+def guided_x0(x0_hat: torch.Tensor, grad: torch.Tensor, x_orig: torch.Tensor, guidance_scale: float,
+              distance_weight: float, abar_t) -> torch.Tensor:
+    """The guided update of the predicted clean image (the reference of exercise 12.3).
+
+    ``x0_hat + sqrt(1 - abar_t) * (s * grad / rms(grad) - w * sign(x0_hat - x_orig))``: a step
+    along the classifier's gradient ``grad`` (of ``log p(target | x0_hat)``), rescaled per
+    image to a root-mean-square of 1 per pixel so that ``guidance_scale`` ``s`` is a step size
+    in pixel units whatever the classifier's gradient norm, plus the L1 pull (weight ``w``)
+    back towards the original ``x_orig``. Both shrink with the noise left,
+    ``sqrt(1 - abar_t)``, so the last steps polish rather than redraw.
+
+    Parameters
+    ----------
+    x0_hat, grad, x_orig : torch.Tensor
+        Of one shape (N, ...), in the diffusion's space.
+    guidance_scale, distance_weight : float
+        Non-negative.
+    abar_t : float or torch.Tensor
+        ``alpha_bar`` at the current step, in (0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+    """
+    x0_hat = check_tensor("x0_hat", x0_hat, ndim=None)
+    grad = check_tensor("grad", grad, ndim=None)
+    x_orig = check_tensor("x_orig", x_orig, ndim=None)
+    for name, value in (("grad", grad), ("x_orig", x_orig)):
+        if value.shape != x0_hat.shape:
+            raise ValueError(f"{name} must have the shape of x0_hat {tuple(x0_hat.shape)}, got {tuple(value.shape)}.")
+    if x0_hat.ndim < 2:
+        raise ValueError(f"x0_hat must be a batch (N, ...) with at least 2 dimensions, got shape {tuple(x0_hat.shape)}.")
+    guidance_scale = check_real("guidance_scale", guidance_scale, low=0.0)
+    distance_weight = check_real("distance_weight", distance_weight, low=0.0)
+    if isinstance(abar_t, torch.Tensor):
+        if abar_t.numel() != 1 or not bool(((abar_t > 0) & (abar_t <= 1)).all()):
+            raise ValueError(f"abar_t must be one number in (0, 1], got a tensor of shape {tuple(abar_t.shape)}.")
+        abar_t = float(abar_t)
+    abar_t = check_real("abar_t", abar_t, low=0.0, high=1.0, low_inclusive=False)
+    rms = grad.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12).reshape(-1, *([1] * (grad.ndim - 1)))
+    step = guidance_scale * grad / rms - distance_weight * torch.sign(x0_hat - x_orig)
+    return x0_hat + float(np.sqrt(1 - abar_t)) * step
+
+
+def _target_gradient(classifier: nn.Module, x0_hat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The gradient of ``log p(target | x0_hat)`` w.r.t. ``x0_hat`` (diffusion space), per image."""
     z = x0_hat.detach().requires_grad_(True)
-    logits = classifier(from_diffusion_space(z))
-    log_p = torch.log_softmax(logits, dim=1).gather(1, target[:, None]).sum()
-    closeness = (z - x_orig).abs().flatten(1).sum()
-    (grad,) = torch.autograd.grad(log_p - distance_weight * closeness, z)
-    return grad, logits.detach()
+    log_p = torch.log_softmax(classifier(from_diffusion_space(z)), dim=1).gather(1, target[:, None]).sum()
+    (grad,) = torch.autograd.grad(log_p, z)
+    return grad
 
 
 def diffusion_counterfactual(denoiser: nn.Module, classifier: nn.Module, x: torch.Tensor, target, *,
-                             t_start: int = 400, guidance_scale: float = 3.0, steps: int = 20,
-                             distance_weight: float = 0.02, schedule: Schedule | None = None,
+                             t_start: int = LESSON_T_START, guidance_scale: float = LESSON_GUIDANCE_SCALE,
+                             steps: int = LESSON_STEPS,
+                             distance_weight: float = 0.05, schedule: Schedule | None = None,
                              rng=None) -> torch.Tensor:
     """Counterfactual images by classifier-guided diffusion: ``x`` changed until ``classifier`` sees ``target``.
 
     Each image is noised to step ``t_start`` (:func:`add_noise`; how much of it may be
-    redrawn) and DDIM-denoised in ``steps`` steps; at every step the predicted clean image
-    ``x0_hat`` is moved along the gradient of ``log p(target | x0_hat) - distance_weight *
-    ||x0_hat - x||_1`` (:func:`guided_x0`, scaled by ``guidance_scale``), and the noise
-    estimate is made consistent with the moved ``x0_hat`` before the DDIM step. The
-    denoiser keeps every intermediate image on its manifold of digits; the guidance picks
-    the digit; the L1 term keeps it close to the original. Per image: ``steps`` denoiser
-    and ``steps`` classifier forward-and-backward passes.
+    redrawn) and DDIM-denoised in ``steps`` steps. At every step the predicted clean image
+    ``x0_hat`` is moved by :func:`guided_x0`: along the gradient of ``log p(target | x0_hat)``
+    (rescaled to unit RMS per image, times ``guidance_scale``) and back towards ``x`` (the
+    sign of the difference, times ``distance_weight``), both scaled by the noise left; then
+    ``x_t`` is shifted so that, with the same noise estimate, it implies the moved ``x0_hat``,
+    and the DDIM step is taken. The denoiser keeps every intermediate image near its
+    manifold of digits; the guidance picks the digit; the L1 pull keeps what need not change.
+    Per image: ``steps`` denoiser evaluations and ``steps`` classifier forward-and-backward
+    passes (gradients are taken through the classifier only, not the denoiser).
 
     Parameters
     ----------
@@ -303,12 +373,14 @@ def diffusion_counterfactual(denoiser: nn.Module, classifier: nn.Module, x: torc
         The target class, one or one per image.
     t_start : int, default 400
         The step noised to, in [0, T - 1]; larger: more freedom, less resemblance.
-    guidance_scale : float, default 3.0
-        Non-negative; 0 gives the denoiser's plain reconstruction.
+    guidance_scale : float, default 0.2
+        Non-negative; the step along the classifier's gradient, in RMS pixel units of the
+        diffusion's space ([-1, 1]) per step at full noise; 0 (with ``distance_weight`` 0)
+        gives the denoiser's plain reconstruction.
     steps : int, default 20
         DDIM steps from ``t_start`` to the clean image.
-    distance_weight : float, default 0.02
-        Non-negative weight of the L1 pull towards ``x``.
+    distance_weight : float, default 0.05
+        Non-negative size of the L1 pull towards ``x`` (per pixel, per step at full noise).
     schedule : Schedule, optional
         Default :func:`linear_schedule` (the one the course's model was trained with).
     rng : None, int, numpy.random.Generator or torch.Generator
@@ -343,13 +415,55 @@ def diffusion_counterfactual(denoiser: nn.Module, classifier: nn.Module, x: torc
                 x0_hat = predict_x0(z, t, eps, schedule)
             abar_t = _abar(schedule, torch.tensor([t]), z)
             with torch.enable_grad():
-                grad, _ = _guidance_gradient(classifier, x0_hat, x_orig, target, distance_weight)
-            x0_hat = guided_x0(x0_hat, grad, guidance_scale, abar_t).clamp(-1, 1)
-            eps = (z - abar_t.sqrt() * x0_hat) / (1 - abar_t).sqrt()
-            abar_prev = _abar(schedule, torch.tensor([t_prev]), z)
-            z = abar_prev.sqrt() * x0_hat + (1 - abar_prev).sqrt() * eps
+                grad = _target_gradient(classifier, x0_hat, target)
+            moved = guided_x0(x0_hat, grad, x_orig, guidance_scale, distance_weight, abar_t.flatten()[0].item()).clamp(-1, 1)
+            # shift x_t so that, with the same noise estimate, it implies the moved x0_hat; then step
+            z = ddim_step(z + abar_t.sqrt() * (moved - x0_hat), t, t_prev, eps, schedule)
     out = from_diffusion_space(z)
     return out.to(device_in) if device_in is not None else out
 
 
-EXERCISES: dict = {}
+# ------------------------------------------------------------------ exercises
+
+
+def _noise_cases(rng: np.random.Generator) -> list[tuple]:
+    schedule = linear_schedule()
+    cases = []
+    for t in (0, 250, 999):
+        x0 = torch.as_tensor(rng.uniform(-1, 1, (3, 1, 4, 4)), dtype=torch.float32)
+        noise = torch.as_tensor(rng.normal(size=(3, 1, 4, 4)), dtype=torch.float32)
+        cases.append((x0, t, noise, schedule))
+    return cases
+
+
+def _ddim_cases(rng: np.random.Generator) -> list[tuple]:
+    schedule = linear_schedule()
+    cases = []
+    for t, t_prev in ((999, 949), (400, 380), (50, -1)):
+        x_t = torch.as_tensor(rng.normal(size=(3, 1, 4, 4)), dtype=torch.float32)
+        eps = torch.as_tensor(rng.normal(size=(3, 1, 4, 4)), dtype=torch.float32)
+        cases.append((x_t, t, t_prev, eps, schedule))
+    return cases
+
+
+def _guided_cases(rng: np.random.Generator) -> list[tuple]:
+    def tensor(values):
+        return torch.as_tensor(values, dtype=torch.float32)
+
+    return [(tensor(rng.uniform(-1, 1, (2, 1, 4, 4))), tensor(rng.normal(size=(2, 1, 4, 4)) * size),
+             tensor(rng.uniform(-1, 1, (2, 1, 4, 4))), scale, weight, abar)
+            for scale, weight, abar, size in ((0.5, 0.1, 0.5, 1.0), (1.0, 0.0, 0.9, 1e-3), (0.0, 0.2, 0.2, 10.0))]
+
+
+EXERCISES = register(
+    Exercise("12.1", "the forward process in closed form", add_noise, _noise_cases,
+             "x_t is a mix of the clean image and the noise: the clean image scaled by the square root of "
+             "alpha-bar at step t (schedule.alpha_bar[t]), the noise by the square root of one minus it."),
+    Exercise("12.2", "one DDIM step", ddim_step, _ddim_cases,
+             "first recover the clean image that x_t and eps imply (undo the closed form at step t), then "
+             "noise it again to step t_prev with the same eps; at t_prev = -1 alpha-bar is 1 (no noise left)."),
+    Exercise("12.3", "the guided update", guided_x0, _guided_cases,
+             "two pushes, both scaled by the noise still in x_t (the square root of one minus alpha-bar): "
+             "guidance_scale times grad divided by its root-mean-square over each image's pixels, and "
+             "distance_weight times the sign of x0_hat - x_orig, subtracted (back towards the original)."),
+)
