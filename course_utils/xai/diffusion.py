@@ -37,7 +37,7 @@ __all__ = ["Schedule", "linear_schedule", "add_noise", "predict_x0", "ddim_step"
            "LESSON_STEPS", "EXERCISES"]
 
 # lesson 12's settings of diffusion_counterfactual (its defaults; tests/test_diffusion.py checks them)
-LESSON_T_START, LESSON_GUIDANCE_SCALE, LESSON_STEPS = 400, 0.2, 20
+LESSON_T_START, LESSON_GUIDANCE_SCALE, LESSON_STEPS = 500, 0.2, 20
 
 
 @dataclass(frozen=True)
@@ -354,7 +354,8 @@ def diffusion_counterfactual(denoiser: nn.Module, classifier: nn.Module, x: torc
     redrawn) and DDIM-denoised in ``steps`` steps. At every step the predicted clean image
     ``x0_hat`` is moved by :func:`guided_x0`: along the gradient of ``log p(target | x0_hat)``
     (rescaled to unit RMS per image, times ``guidance_scale``) and back towards ``x`` (the
-    sign of the difference, times ``distance_weight``), both scaled by the noise left; then
+    sign of the difference, times ``distance_weight``), both scaled by the noise left, and
+    clipped to the image box [-1, 1]; then
     ``x_t`` is shifted so that, with the same noise estimate, it implies the moved ``x0_hat``,
     and the DDIM step is taken. The denoiser keeps every intermediate image near its
     manifold of digits; the guidance picks the digit; the L1 pull keeps what need not change.
@@ -371,7 +372,7 @@ def diffusion_counterfactual(denoiser: nn.Module, classifier: nn.Module, x: torc
         Images (N, 1, 28, 28) in [0, 1].
     target : int or torch.Tensor
         The target class, one or one per image.
-    t_start : int, default 400
+    t_start : int, default 500
         The step noised to, in [0, T - 1]; larger: more freedom, less resemblance.
     guidance_scale : float, default 0.2
         Non-negative; the step along the classifier's gradient, in RMS pixel units of the
