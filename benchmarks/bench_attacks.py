@@ -1,6 +1,8 @@
 """How much does our PGD cost beyond the forward and backward passes it cannot avoid?
 
-Run from the repository root: ``python benchmarks/bench_attacks.py``. PGD with ``steps``
+Run from the repository root: ``python benchmarks/bench_attacks.py [--quick]``
+(``--quick``: fewer inputs, a smoke run; quote the full run's ratios).
+PGD with ``steps``
 iterations needs ``steps`` forward passes and ``steps`` backward passes to the input; the
 rest (sign, step, projection, clipping, bookkeeping) is overhead. The script times both in
 one run, on the same model, inputs and device, and prints the ratio (target <= 1.2x). If
@@ -8,6 +10,7 @@ torchattacks is importable (3.3.0 installs cleanly next to the course's stack:
 ``pip install torchattacks==3.3.0``; it is not a dependency of the course), it also prints
 the throughput of its PGD next to ours.
 """
+import argparse
 
 import torch
 
@@ -33,9 +36,13 @@ def bare_passes(model, x, y, steps: int) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="64 images instead of 256")
+    args = parser.parse_args()
+    n_images = 64 if args.quick else 256
     device = get_device()
     model = load_pretrained("mnist_cnn", device=device)
-    X, y = data.mnist_tensors("test", n=256)
+    X, y = data.mnist_tensors("test", n=n_images)
     X, y = X.to(device), y.to(device)
     generator = torch.Generator().manual_seed(0)
     functions = {"ours": lambda: pgd(model, X, y, eps=EPS, alpha=ALPHA, steps=STEPS, rng=generator),

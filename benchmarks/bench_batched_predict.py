@@ -1,8 +1,11 @@
 """How much faster is batched_predict than calling the model once per image?
 
-Run from the repository root: ``python benchmarks/bench_batched_predict.py``. It reports a
+Run from the repository root: ``python benchmarks/bench_batched_predict.py [--quick]``
+(``--quick``: fewer inputs, a smoke run; quote the full run's ratios).
+It reports a
 ratio measured in one run on the same model and inputs (target: >= 3x), not absolute time.
 """
+import argparse
 
 import numpy as np
 import torch
@@ -19,8 +22,12 @@ def per_image(model, images: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="500 images instead of 2000")
+    args = parser.parse_args()
+    n_images = 500 if args.quick else 2000
     model = load_pretrained("mnist_cnn")
-    images = data.mnist_tensors("test", n=2000)[0].numpy()
+    images = data.mnist_tensors("test", n=n_images)[0].numpy()
     assert np.allclose(per_image(model, images[:50]), batched_predict(model, images[:50]), atol=1e-5)
     naive = best_of(lambda: per_image(model, images))
     batched = best_of(lambda: batched_predict(model, images))

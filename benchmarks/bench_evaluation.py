@@ -8,10 +8,12 @@
    definition, values compared), MaxSensitivity and Infidelity (same idea, different random
    draws and, for Infidelity, a different perturbation: times only).
 
-Run: ``python benchmarks/bench_evaluation.py`` (single BLAS thread; prints ratios).
+Run: ``python benchmarks/bench_evaluation.py [--quick]`` (single BLAS thread; prints ratios; ``--quick``: 16
+digits, a smoke run; quote the full run's ratios).
 """
 from __future__ import annotations
 
+import argparse
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -28,9 +30,13 @@ N_IMAGES, N_STEPS = 64, 16  # 784 / 16 = 49 pixels per step, a whole number for 
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="16 digits instead of 64")
+    args = parser.parse_args()
+    n_images = 16 if args.quick else N_IMAGES
     torch.set_num_threads(1)
     model = load_pretrained("mnist_cnn")
-    x, y = data.mnist_tensors("test", n=N_IMAGES)
+    x, y = data.mnist_tensors("test", n=n_images)
     maps = saliency(model, x, y, absolute=True)
 
     batch = torch.cat([x] * (N_STEPS + 1))
@@ -42,7 +48,7 @@ def main() -> None:
 
     t_bare = best_of(bare)
     t_ours = best_of(lambda: ev.deletion_curve(model, x, maps, y, n_steps=N_STEPS))
-    print(f"deletion curve, {N_IMAGES} images x {N_STEPS + 1} steps: {t_ours * 1000:.0f} ms; bare forward passes "
+    print(f"deletion curve, {n_images} images x {N_STEPS + 1} steps: {t_ours * 1000:.0f} ms; bare forward passes "
           f"{t_bare * 1000:.0f} ms; ratio {t_ours / t_bare:.2f} (target <= 1.3)")
 
     try:

@@ -1,6 +1,8 @@
 """Integrated Gradients: batching the path steps, overhead over the bare passes, and memory.
 
-Run from the repository root: ``python benchmarks/bench_gradients.py``. On the course's
+Run from the repository root: ``python benchmarks/bench_gradients.py [--quick]``
+(``--quick``: fewer inputs, a smoke run; quote the full run's ratios).
+On the course's
 MNIST CNN it measures, in one run on the same inputs (ratios, not absolute times):
 
 1. ``integrated_gradients`` with the path points batched (``internal_batch_size``) vs one
@@ -14,6 +16,7 @@ MNIST CNN it measures, in one run on the same inputs (ratios, not absolute times
    the backward pass (counted with ``torch.autograd.graph.saved_tensors_hooks``). With a
    fixed ``internal_batch_size`` they do not grow with the number of steps.
 """
+import argparse
 import warnings
 from functools import partial
 
@@ -91,36 +94,41 @@ def memory(model, x, target, steps, internal_batch_size):
 def main() -> None:
     from captum.attr import IntegratedGradients
 
-    model = load_pretrained("mnist_cnn")
-    x, y = data.mnist_tensors("test", n=N_IMAGES)
-    total = N_IMAGES * STEPS
-    print(f"mnist_cnn, {N_IMAGES} images x {STEPS} steps = {total} path points; torch threads: {torch.get_num_threads()}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4 images, 20 steps")
+    args = parser.parse_args()
+    n_images, n_steps = (4, 20) if args.quick else (N_IMAGES, STEPS)
 
-    batched = best_of(lambda: integrated_gradients(model, x, y, steps=STEPS, internal_batch_size=200))
-    one_step = best_of(lambda: integrated_gradients(model, x, y, steps=STEPS, internal_batch_size=N_IMAGES))
-    print(f"1. time of one step per pass ({N_IMAGES} images, so {N_IMAGES} inputs per pass) / batched "
+    model = load_pretrained("mnist_cnn")
+    x, y = data.mnist_tensors("test", n=n_images)
+    total = n_images * n_steps
+    print(f"mnist_cnn, {n_images} images x {n_steps} steps = {total} path points; torch threads: {torch.get_num_threads()}")
+
+    batched = best_of(lambda: integrated_gradients(model, x, y, steps=n_steps, internal_batch_size=200))
+    one_step = best_of(lambda: integrated_gradients(model, x, y, steps=n_steps, internal_batch_size=n_images))
+    print(f"1. time of one step per pass ({n_images} images, so {n_images} inputs per pass) / batched "
           f"(internal_batch_size=200): {one_step / batched:.1f}x")
-    single_batched = best_of(lambda: integrated_gradients(model, x[:1], y[:1], steps=STEPS))
-    single_steps = best_of(lambda: integrated_gradients(model, x[:1], y[:1], steps=STEPS, internal_batch_size=1))
-    print(f"   one image: time of {STEPS} passes of one input / all {STEPS} steps in one pass: "
+    single_batched = best_of(lambda: integrated_gradients(model, x[:1], y[:1], steps=n_steps))
+    single_steps = best_of(lambda: integrated_gradients(model, x[:1], y[:1], steps=n_steps, internal_batch_size=1))
+    print(f"   one image: time of {n_steps} passes of one input / all {n_steps} steps in one pass: "
           f"{single_steps / single_batched:.1f}x")
 
     for batch_size in (200, total):
-        ours = best_of(lambda: integrated_gradients(model, x, y, steps=STEPS, internal_batch_size=batch_size))
-        bare = best_of(bare_passes(model, x, y, STEPS, batch_size))
+        ours = best_of(lambda: integrated_gradients(model, x, y, steps=n_steps, internal_batch_size=batch_size))
+        bare = best_of(bare_passes(model, x, y, n_steps, batch_size))
         print(f"2. internal_batch_size={batch_size}: integrated_gradients / bare forward+backward passes = "
               f"{ours / bare:.2f}x (target <= 1.3x)")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         explainer = IntegratedGradients(model)
-        theirs = best_of(lambda: explainer.attribute(x, target=y, n_steps=STEPS, internal_batch_size=200))
+        theirs = best_of(lambda: explainer.attribute(x, target=y, n_steps=n_steps, internal_batch_size=200))
     print(f"3. captum IntegratedGradients (internal_batch_size=200) / ours = {theirs / batched:.2f}x")
 
     print("4. memory: largest batch through the model, peak MB held for backward")
     for batch_size in (16, 64, 256, None):
-        row = [memory(model, x, y, steps, batch_size) for steps in (STEPS, 4 * STEPS)]
-        cells = "  ".join(f"steps={s}: batch {b:5d}, {mb:7.1f} MB" for s, (b, mb) in zip((STEPS, 4 * STEPS), row))
+        row = [memory(model, x, y, steps, batch_size) for steps in (n_steps, 4 * n_steps)]
+        cells = "  ".join(f"steps={s}: batch {b:5d}, {mb:7.1f} MB" for s, (b, mb) in zip((n_steps, 4 * n_steps), row))
         print(f"   internal_batch_size={str(batch_size):>4}: {cells}")
 
 

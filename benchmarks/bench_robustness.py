@@ -1,6 +1,8 @@
 """What does our max-sensitivity cost beyond the explanation calls it needs, and against captum's?
 
-Run from the repository root: ``python benchmarks/bench_robustness.py``. Max-sensitivity with
+Run from the repository root: ``python benchmarks/bench_robustness.py [--quick]``
+(``--quick``: fewer inputs, a smoke run; quote the full run's ratios).
+Max-sensitivity with
 ``n_samples`` perturbations needs ``n_samples + 1`` explanations of the batch (one of x, one of
 each perturbed batch); drawing the perturbations and comparing the maps is overhead. The
 script times, in one run and interleaved (fair under a varying load):
@@ -12,6 +14,7 @@ script times, in one run and interleaved (fair under a varying load):
 
 The explainer is saliency on the course's MNIST CNN (the cheapest one, where overhead shows most).
 """
+import argparse
 
 import torch
 from captum.attr import Saliency
@@ -26,8 +29,12 @@ N_SAMPLES, RADIUS = 10, 0.02
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="32 digits instead of 128")
+    args = parser.parse_args()
+    n_images = 32 if args.quick else 128
     model = load_pretrained("mnist_cnn")
-    X, y = data.mnist_tensors("test", n=128)
+    X, y = data.mnist_tensors("test", n=n_images)
     generator = torch.Generator().manual_seed(0)
     perturbed = [X + (torch.rand(X.shape, generator=generator) * 2 - 1) * RADIUS for _ in range(N_SAMPLES)]
 

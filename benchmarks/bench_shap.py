@@ -10,6 +10,8 @@ explains the same inputs with the same seeds with both, and reports in one run:
   and the error ratio ours / shap with a 95% confidence interval from a paired bootstrap
   over the (input, seed) pairs. Verdict: "better" if the interval lies below 1, "worse" if
   above, "equal" if it lies inside [0.9, 1.1], otherwise "undecided" (more seeds needed);
+- our sampling Shapley (random orders, antithetic) given about the rows Kernel SHAP's budget
+  costs (``budget * N / d`` orders): its rows per explanation and its error;
 - the wall-time ratio shap / ours from paired repeats (ours, shap, ours, shap, ...: the
   median and range of the per-pair ratios; target >= 1, no slower).
 
@@ -34,7 +36,7 @@ from sklearn.neural_network import MLPRegressor
 
 from course_utils import data
 from course_utils.runtime import one_blas_thread
-from course_utils.xai.shapley import kernel_shap
+from course_utils.xai.shapley import kernel_shap, sampling_shapley
 from timing import CountingModel, paired_ratios, spread
 
 
@@ -67,6 +69,13 @@ def mlp_case(n_inputs: int):
 
 def run_ours(model, background, inputs, budget, seeds):
     return [[values_of(kernel_shap(model, x, background, n_samples=budget, rng=seed * 1000 + k))
+             for k, x in enumerate(inputs)] for seed in seeds]
+
+
+def run_sampling(model, background, inputs, budget, seeds):
+    """Our sampling Shapley with as many model rows as Kernel SHAP's budget of coalitions costs."""
+    n_permutations = max(1, round(budget * len(background) / background.shape[1]))
+    return [[values_of(sampling_shapley(model, x, background, n_permutations=n_permutations, rng=seed * 1000 + k))
              for k, x in enumerate(inputs)] for seed in seeds]
 
 
@@ -114,7 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer inputs, seeds, budgets and timing repeats")
     args = parser.parse_args()
-    n_inputs, seeds = (12, range(4)) if args.quick else (25, range(8))
+    n_inputs, seeds = (20, range(6)) if args.quick else (25, range(8))
     budgets = [100, 500] if args.quick else [100, 300, 1000, 3000]
     repeats = 3 if args.quick else 5
     print(f"{n_inputs} inputs x {len(seeds)} seeds per setting; error: mean L2 distance to the exact SHAP values; "
@@ -129,6 +138,7 @@ def main() -> None:
         for budget in budgets:
             ours, our_rows = errors(run_ours, f, background, inputs, exact, budget, seeds)
             theirs, their_rows = errors(run_shap, f, background, inputs, exact, budget, seeds)
+            sampled, sampled_rows = errors(run_sampling, f, background, inputs, exact, budget, seeds)
             ratio, low, high = ratio_interval(ours, theirs, rng)
             timing_inputs = inputs[:4]
             with one_blas_thread():
@@ -138,6 +148,8 @@ def main() -> None:
             print(f"{name:24} {budget:>10} {our_rows:>15.0f} {their_rows:>7.0f} {ours.mean():>10.4f} "
                   f"{theirs.mean():>10.4f} {ratio:>7.2f} [{low:.2f}, {high:.2f}]{'':>4} {summary[-1][2]:>9} "
                   f"{spread(times):>24}")
+            print(f"{'':24} {'':>10} sampling Shapley (ours) at about the same rows: {sampled_rows:.0f} rows/expl., "
+                  f"error {sampled.mean():.4f} ({sampled.mean() / ours.mean():.2f}x Kernel SHAP's)")
     verdicts = [s[2] for s in summary]
     print(f"\naccuracy: better in {verdicts.count('better')}, equal in {verdicts.count('equal')}, worse in "
           f"{verdicts.count('worse')}, undecided in {verdicts.count('undecided')} of {len(summary)} settings; "

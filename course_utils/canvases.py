@@ -24,7 +24,7 @@ from torch import nn
 from . import data
 from ._torch import check_model, evaluating, model_device
 from .runtime import as_generator
-from .validation import check_array, check_in, check_nonnegative_int, check_positive_int
+from .validation import check_array, check_in, check_nonnegative_int, check_positive_int, check_real
 
 __all__ = ["Canvases", "ink_boxes", "make_canvases", "mnist_canvases", "exact_match_accuracy"]
 
@@ -59,6 +59,18 @@ class Canvases:
         """Multi-hot labels, float, shape (n, 10): 1 for the two digits present, else 0."""
         targets = torch.zeros(len(self), N_CLASSES)
         return targets.scatter_(1, self.digits, 1.0)
+
+    def ink_masks(self, threshold: float = 0.5) -> torch.Tensor:
+        """Each digit's ink, bool, shape (n, 2, size, size): pixels brighter than ``threshold`` in its box.
+
+        The two digits' ink never overlaps, so the masks of one canvas are disjoint.
+        """
+        threshold = check_real("threshold", threshold, low=0, high=1, high_inclusive=False)
+        size = self.images.shape[-1]
+        rows, cols = torch.arange(size)[:, None], torch.arange(size)[None, :]
+        x0, y0, x1, y1 = (self.boxes[..., i, None, None] for i in range(4))
+        inside = (cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1)
+        return inside & (self.images > threshold)
 
     def __getitem__(self, index) -> Canvases:
         """Canvases ``index`` (an int, a slice or an index array), still a :class:`Canvases`."""

@@ -1,4 +1,5 @@
 """Adversarial attacks by hand: budgets, exact small cases, captum's FGSM/PGD, the course's models."""
+import itertools
 import json
 from functools import partial
 
@@ -7,6 +8,7 @@ import torch
 from torch import nn
 
 from course_utils import data, load_pretrained, models
+from course_utils.xai import attacks
 from course_utils.xai.attacks import (accuracy_robustness_area, accuracy_under_attack, accuracy_vs_eps, cw_l2,
                                       cw_objective, fgsm, fgsm_step, margin, pgd, project_linf)
 
@@ -55,6 +57,39 @@ def test_projection_and_step_small_cases():
                                torch.tensor([0.0, 0.7, 0.8, 1.0]))
     torch.testing.assert_close(fgsm_step(x, torch.tensor([-1.0, 3.0, 0.0, 2.0]), 0.1),
                                torch.tensor([0.0, 0.6, 1.0, 1.0]))
+
+
+def test_linear_min_linf_is_the_exact_boundary_distance():
+    generator = torch.Generator().manual_seed(0)
+    weight, bias = torch.randn(4, 6, generator=generator), torch.randn(4, generator=generator)
+    x = torch.rand(30, 6, generator=generator)
+    y = (x @ weight.T + bias).argmax(1)
+    budget = attacks.linear_min_linf(weight, bias, x, y)
+    for i in range(len(x)):
+        # the budget for the closest class, spent along -sign(w_y - w_j), flips the prediction ...
+        j = min((j for j in range(4) if j != y[i]), key=lambda j: float(
+            ((weight[y[i]] - weight[j]) @ x[i] + bias[y[i]] - bias[j]) / (weight[y[i]] - weight[j]).abs().sum()))
+        direction = -(weight[y[i]] - weight[j]).sign()
+        moved = (x[i] + 1.001 * budget[i] * direction) @ weight.T + bias
+        assert moved[j] > moved[y[i]]
+        # ... and no sign pattern of a slightly smaller budget does (the L-inf ball's extreme points)
+        corners = torch.tensor(list(itertools.product((-1.0, 1.0), repeat=6)))
+        logits = (x[i] + 0.999 * budget[i] * corners) @ weight.T + bias
+        assert (logits.argmax(1) == y[i]).all()
+    wrong = (y + 1) % 4
+    assert torch.equal(attacks.linear_min_linf(weight, bias, x, wrong)[(x @ weight.T + bias).argmax(1) != wrong],
+                       torch.zeros(30))
+    with pytest.raises(ValueError, match="must agree"):
+        attacks.linear_min_linf(weight, bias[:3], x, y)
+
+
+def test_pgd_step_is_one_iteration_of_pgd():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(9, 5), nn.Tanh(), nn.Linear(5, 3))
+    x = torch.rand(6, 1, 3, 3, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    one = attacks.pgd(model, x, y, eps=0.1, alpha=0.04, steps=1, random_start=False)
+    assert torch.equal(attacks.pgd_step(model, x, y, x, 0.1, 0.04), one)
+    assert not torch.equal(attacks.pgd_step(model, x, y, x, 0.1, 0.04, targeted=True), one)
 
 
 def test_margin_and_cw_objective_by_hand():

@@ -334,6 +334,10 @@ SPECS: dict[str, Spec] = {
     "xai.attacks.cw_l2": Spec(lambda: dict(model=M(), x=images(), y=labels(), steps=2)),
     "xai.attacks.fgsm_step": Spec(lambda: dict(x=images(), grad=images() - 0.5, step=0.1)),
     "xai.attacks.project_linf": Spec(lambda: dict(x_adv=images(), x=images().flip(0), eps=0.1)),
+    "xai.attacks.pgd_step": Spec(lambda: dict(model=M(), x=images().flip(0), y=labels(), x_adv=images(), eps=0.1,
+                                              alpha=0.05)),
+    "xai.attacks.linear_min_linf": Spec(lambda: dict(weight=torch.ones(3, 5) * torch.arange(3.0)[:, None],
+                                                     bias=torch.zeros(3), x=torch.rand(4, 5), y=labels())),
     "xai.attacks.cw_objective": Spec(lambda: dict(x_adv=images(), x=images().flip(0), logits=torch.randn(4, 3),
                                                   y=labels(), c=1.0, kappa=0.0)),
     "xai.attacks.margin": Spec(lambda: dict(logits=torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), y=labels())),
@@ -374,6 +378,9 @@ SPECS: dict[str, Spec] = {
                                                           boxes=[(2, 2, 6, 6), (0, 0, 8, 8)])),
     "xai.evaluation.box_mass": Spec(lambda: dict(heatmap=heatmap(), box=(2, 2, 6, 6)),
                                     valid={("heatmap", "one column too few")}),  # an 8x7 map: the box still fits
+    "xai.evaluation.saliency_segmentation": Spec(lambda: dict(image=heatmap() * 0.9, heatmap=heatmap()),
+                                                 valid={("image", "extra dimension")}),  # (1, H, W): one grey image
+    "xai.evaluation.mask_iou": Spec(lambda: dict(mask_a=heatmap() > 0, mask_b=heatmap().T > 0)),
     "xai.evaluation.randomise_layer": Spec(lambda: dict(module=nn.Linear(3, 2), rng=0), no_train_mode=True),
     "xai.evaluation.cascading_randomisation": Spec(lambda: dict(model=M(), layer_names=["4", "0"], rng=0),
                                                    no_train_mode=True),

@@ -47,6 +47,21 @@ def test_canvases_hold_two_different_digits_apart_inside_their_boxes():
         assert not image[~inside].any()  # no ink outside the boxes
 
 
+def test_ink_masks_are_each_digits_bright_pixels_in_its_box():
+    X, y = _digits()
+    batch = make_canvases(X, y, 20, rng=np.random.default_rng(0))
+    masks = batch.ink_masks(threshold=0.35)
+    assert masks.shape == (20, 2, 64, 64) and masks.dtype == torch.bool
+    assert not (masks[:, 0] & masks[:, 1]).any()  # disjoint
+    for image, digits, pair, mask in zip(batch.images[:, 0], batch.digits, batch.boxes, masks):
+        for digit, (x0, y0, x1, y1), one in zip(digits.tolist(), pair.tolist(), mask):
+            expected = torch.zeros(64, 64, dtype=torch.bool)
+            expected[y0:y1, x0:x1] = 0.1 * (digit + 1) > 0.35  # each synthetic digit is one grey level
+            assert torch.equal(one, expected)
+    with pytest.raises(ValueError, match="threshold"):
+        batch.ink_masks(threshold=1.0)
+
+
 def test_same_seed_same_canvases_and_positions_vary():
     X, y = _digits()
     a = make_canvases(X, y, 50, rng=np.random.default_rng(7))

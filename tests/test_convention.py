@@ -282,8 +282,9 @@ LIBRARY_PATHS = {
     "7.4": (gradcam, "layer_activations_and_gradients", lambda: gradcam.gradcam(_CNN, _CNN.relu, X6, 0)),
     "7.3": (evaluation, "box_iou", lambda: evaluation.weak_localisation(MAPS[:, 0], [(0, 0, 3, 3)] * 4)),
     "8.1": (attacks, "fgsm_step", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),
-    "8.2": (attacks, "project_linf", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),
-    "8.3": (attacks, "cw_objective", lambda: attacks.cw_l2(TrainModeCNN(), X6, Y6, steps=2)),
+    "8.3": (attacks, "project_linf", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),
+    "8.4": (attacks, "pgd_step", lambda: attacks.pgd(TrainModeCNN(), X6, Y6, eps=0.1, alpha=0.05, steps=2, rng=0)),
+    "8.5": (attacks, "cw_objective", lambda: attacks.cw_l2(TrainModeCNN(), X6, Y6, steps=2)),
     "9.1": (evaluation, "max_relative_change",
             lambda: evaluation.max_sensitivity(lambda b: gradients.saliency(_CNN, b, 0), X6, n_samples=2, rng=0)),
     "9.2": (robustness, "cross_entropy_and_penalty", lambda: robustness.input_gradient_penalty(_CNN, X6, Y6)),
@@ -310,6 +311,8 @@ LIBRARY_PATHS = {
 # and the few that are not on a library path, each with the reason.
 OWN_RIGHT = {"1.2": "nearest_neighbours: explanation by example", "2.4": "submodular_pick: SP-LIME",
              "4.2": "completeness_gap: the completeness measurement",
+             "8.2": "linear_min_linf: the exact smallest L-inf budget against a linear classifier, a measurement "
+                    "lesson 08 makes on its softmax model",
              "0.1": "softmax: the tour's warm-up, it shows how the checker works",
              "3.1": "marginal_contributions: the definition the lesson starts from; exact_shapley and "
                     "sampling_shapley compute the same sums vectorised and are tested against it",

@@ -272,6 +272,51 @@ def test_box_mass():
     assert ev.box_mass(heat, (0, 0, 2, 2)) == 0.75 and ev.box_mass(np.zeros((4, 4)), (0, 0, 4, 4)) == 0.0
 
 
+def _two_digit_canvas():
+    """Two ink strokes, an L and a bar, on a 16x24 black canvas; their masks."""
+    image = np.zeros((16, 24))
+    image[3:12, 2:4] = 1.0
+    image[10:12, 2:8] = 0.8
+    image[4:13, 15:18] = 0.9
+    left = np.zeros(image.shape, dtype=bool)
+    left[:, :12] = image[:, :12] > 0.5
+    return image, left, (image > 0.5) & ~left
+
+
+def test_saliency_segmentation_grows_the_salient_seed_along_the_ink():
+    image, left, right = _two_digit_canvas()
+    heat = np.zeros(image.shape)
+    heat[2:14, 0:10] = 1.0  # a soft blob over the left stroke, as Grad-CAM's
+    heat[5, 3] = 3.0        # its peak on the ink
+    mask = ev.saliency_segmentation(image, heat)
+    assert ev.mask_iou(mask, left) == 1.0 and not (mask & right).any()
+    # a map that lights up both strokes seeds both: the segment takes both (IoU with one = its share)
+    both = ev.saliency_segmentation(torch.tensor(image)[None], np.where(image > 0.5, 1.0 + image, 0.0))
+    assert ev.mask_iou(both, left | right) == 1.0
+    assert ev.mask_iou(both, left) == pytest.approx(left.sum() / (left | right).sum())
+
+
+def test_saliency_segmentation_of_a_map_with_no_salient_ink_is_empty():
+    image, _, _ = _two_digit_canvas()
+    heat = np.zeros(image.shape)
+    heat[0, 23] = 1.0  # the peak on the black background
+    assert not ev.saliency_segmentation(image, heat).any()
+    assert not ev.saliency_segmentation(image, np.zeros(image.shape)).any()  # a flat map has no seeds
+
+
+def test_saliency_segmentation_and_mask_iou_reject_bad_arguments():
+    image, left, _ = _two_digit_canvas()
+    with pytest.raises(ValueError, match="heatmap must have the image's shape"):
+        ev.saliency_segmentation(image, np.ones((16, 23)))
+    with pytest.raises(ValueError, match="image must be one grey image"):
+        ev.saliency_segmentation(np.ones((3, 16, 24)), np.ones((16, 24)))
+    with pytest.raises(ValueError, match="background_quantile"):
+        ev.saliency_segmentation(image, image, background_quantile=0.96)
+    with pytest.raises(ValueError, match="mask_b must have mask_a's shape"):
+        ev.mask_iou(left, left[:, :3])
+    assert ev.mask_iou(np.zeros(3, bool), np.zeros(3, bool)) == 0.0
+
+
 # ------------------------------------------------------------------ sanity checks
 
 

@@ -9,6 +9,19 @@ import pytest
 from course_utils import papers
 
 
+def test_anchors_table_2_adult_and_rcdv_rows():
+    values = papers.ANCHORS_SIMULATED_USERS["values"]
+    columns = ("anchor precision", "lime-n precision", "anchor coverage", "lime-t coverage")
+    expected = {("adult", "logistic regression"): (95.8, 81.0, 10.6, 18.4),
+                ("adult", "gradient boosting"): (96.2, 81.0, 9.8, 18.5),
+                ("adult", "neural net"): (96.5, 77.9, 6.2, 13.5),
+                ("rcdv", "logistic regression"): (95.9, 76.6, 6.6, 22.8),
+                ("rcdv", "gradient boosting"): (95.1, 71.7, 4.9, 1.8),
+                ("rcdv", "neural net"): (92.6, 65.7, 1.1, 0.2)}
+    assert {(d, m): tuple(values[d][m][c] for c in columns) for d in values for m in values[d]} == expected
+    assert "not COMPAS" in papers.ANCHORS_SIMULATED_USERS["data"]
+
+
 def test_lime_recall_is_the_papers_per_data_set_figures():
     # Ribeiro, Singh, Guestrin, KDD 2016, section 5.2: recall (%) on truly important features,
     # books chart and DVDs chart; sparse logistic regression / decision tree.

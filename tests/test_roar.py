@@ -120,6 +120,23 @@ def test_fit_classifier_with_init_seed_is_reproducible_and_leaves_the_global_gen
     assert not model.training
 
 
+def test_fit_classifier_lr_decay_one_keeps_the_rate_and_fits_further():
+    """Shuffled labels are memorised only at a constant rate (lesson 11's data-randomisation test)."""
+    X, _ = _one_pixel_task(64, 0)
+    noise = torch.rand(X.shape, generator=torch.Generator().manual_seed(5))
+    labels = torch.randint(0, 2, (64,), generator=torch.Generator().manual_seed(6))
+    fits = {}
+    for decay in (0.5, 1.0):
+        model = nn.Sequential(nn.Flatten(), nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 2))
+        fit_classifier(model, X + noise, labels, epochs=40, batch_size=8, lr=1e-2, lr_decay=decay, rng=0, init_seed=0,
+                       progress=False)
+        with torch.no_grad():
+            fits[decay] = (model(X + noise).argmax(1) == labels).float().mean().item()
+    assert fits[1.0] > fits[0.5] and fits[1.0] > 0.9, fits
+    with pytest.raises(ValueError, match="lr_decay"):
+        fit_classifier(model, X, labels, lr_decay=1.5, progress=False)
+
+
 def test_roar_functions_reject_bad_arguments():
     X, y = _one_pixel_task(20, 0)
     with pytest.raises(ValueError, match="fractions"):

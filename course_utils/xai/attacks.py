@@ -34,7 +34,7 @@ from ..runtime import as_torch_generator
 from ..validation import check_array, check_callable, check_nonnegative_int, check_positive_int, check_real, check_tensor
 from .._torch import check_input, check_model, check_output, check_target, evaluating
 
-__all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "cw_objective", "margin",
+__all__ = ["fgsm", "pgd", "cw_l2", "fgsm_step", "project_linf", "pgd_step", "linear_min_linf", "cw_objective", "margin",
            "accuracy_under_attack", "accuracy_vs_eps", "accuracy_robustness_area", "EXERCISES"]
 
 
@@ -90,7 +90,7 @@ def fgsm_step(x: torch.Tensor, grad: torch.Tensor, step: float) -> torch.Tensor:
 def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
     """Project ``x_adv`` onto {x' : ||x' - x||_inf <= eps} intersected with [0, 1].
 
-    The reference solution of exercise 8.2 (the projection step of Madry et al. 2018). For
+    The reference solution of exercise 8.3 (the projection step of Madry et al. 2018). For
     a box, the Euclidean projection is coordinate-wise clipping, and since ``x`` itself lies
     in [0, 1] the two clippings never contradict each other.
     """
@@ -98,6 +98,75 @@ def project_linf(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tens
     _check_same_shape("x_adv", x_adv, "x", x)
     eps = check_real("eps", eps, low=0)
     return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+
+
+def pgd_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor, eps: float, alpha: float,
+             targeted: bool = False) -> torch.Tensor:
+    """One iteration of PGD (Madry et al. 2018): a signed step of ``alpha`` up the loss, projected back.
+
+    The loss is the cross-entropy of ``y`` summed over the batch, differentiated at
+    ``x_adv`` (``targeted``: minus the cross-entropy of the targets ``y``); the step is
+    :func:`fgsm_step` and the projection :func:`project_linf` onto the ``eps``-ball around
+    ``x`` and the box [0, 1]. The reference solution of exercise 8.4; :func:`pgd` repeats it.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x = torch.full((1, 1, 2, 2), 0.5)
+    >>> bool((pgd_step(model, x, torch.tensor([0]), x, eps=0.1, alpha=0.3) - x).abs().max() <= 0.1 + 1e-6)
+    True
+    """
+    x, y = _check_inputs(model, x, y)
+    x_adv = check_input(x_adv, model, name="x_adv", unit_range=True)
+    _check_same_shape("x_adv", x_adv, "x", x)
+    eps = check_real("eps", eps, low=0, high=1)
+    alpha = check_real("alpha", alpha, low=0, low_inclusive=False)
+    with evaluating(model, freeze=True), torch.enable_grad():
+        grad = _loss_gradient(model, x_adv, y, bool(targeted))
+    return project_linf(fgsm_step(x_adv, grad, alpha), x, eps)
+
+
+def linear_min_linf(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The smallest L-inf change of each row of ``x`` that makes the linear classifier ``W x + b`` leave class ``y``.
+
+    Goodfellow, Shlens and Szegedy's (2015) linear argument, made exact: a change ``eta``
+    with ``||eta||_inf <= eps`` lowers the margin ``m_j = (w_y - w_j) . x + b_y - b_j`` of
+    class ``y`` over class ``j`` by at most ``eps * ||w_y - w_j||_1`` (Hoelder's inequality;
+    ``eps * sign(w_j - w_y)`` attains it). So the smallest budget that lets class ``j`` win is
+    ``max(m_j, 0) / ||w_y - w_j||_1``, and the answer is its minimum over ``j != y``: 0 for a
+    row already misclassified, infinite where no class can win. The box [0, 1] is ignored,
+    so this is a lower bound on the budget an attack on images needs. The reference solution
+    of exercise 8.2.
+
+    Parameters
+    ----------
+    weight : torch.Tensor, shape (K, d)
+    bias : torch.Tensor, shape (K,)
+    x : torch.Tensor, shape (N, d)
+    y : torch.Tensor of int, shape (N,)
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N,), non-negative.
+
+    Examples
+    --------
+    >>> W, b = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.zeros(2)
+    >>> linear_min_linf(W, b, torch.tensor([[0.8, 0.2], [0.1, 0.4]]), torch.tensor([0, 0]))
+    tensor([0.3000, 0.0000])
+    """
+    weight, bias = check_tensor("weight", weight, ndim=2), check_tensor("bias", bias, ndim=1)
+    x = check_tensor("x", x, ndim=2)
+    if len(bias) != len(weight) or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"weight (K, d), bias (K,) and x (N, d) must agree, got shapes {tuple(weight.shape)}, "
+                         f"{tuple(bias.shape)} and {tuple(x.shape)}.")
+    logits, y = _check_logits(x @ weight.T + bias, y)
+    margins = logits.gather(1, y[:, None]) - logits                   # (N, K): m_j
+    norms = (weight[y][:, None, :] - weight[None, :, :]).abs().sum(2)  # (N, K): ||w_y - w_j||_1
+    budgets = margins.clamp(min=0) / norms                            # inf where norm 0 and m_j > 0
+    budgets = torch.where((norms == 0) & (margins <= 0), torch.zeros_like(budgets), budgets)
+    return budgets.scatter(1, y[:, None], float("inf")).amin(1)
 
 
 def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -115,7 +184,7 @@ def cw_objective(x_adv: torch.Tensor, x: torch.Tensor, logits: torch.Tensor, y: 
     ``||x_adv - x||_2^2 + c * max(margin, -kappa)``, where the margin is ``Z_y - max_{i != y} Z_i``
     (untargeted: push the true class ``y`` below the best other class) or, targeted,
     ``max_{i != t} Z_i - Z_t`` with ``t = y`` the target (push the target above all others).
-    The reference solution of exercise 8.3 (Carlini and Wagner 2017, objective f_6).
+    The reference solution of exercise 8.5 (Carlini and Wagner 2017, objective f_6).
     """
     x_adv, x = check_tensor("x_adv", x_adv, ndim=tuple(range(2, 9))), check_tensor("x", x)
     _check_same_shape("x_adv", x_adv, "x", x)
@@ -220,8 +289,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha
         x_adv = project_linf(x + eps * (2 * noise - 1), x, eps)
     with evaluating(model, freeze=True), torch.enable_grad():
         for _ in range(steps):
-            grad = _loss_gradient(model, x_adv, y, targeted)
-            x_adv = project_linf(fgsm_step(x_adv, grad, alpha), x, eps)
+            x_adv = pgd_step(model, x, y, x_adv, eps, alpha, targeted)
     return x_adv.detach()
 
 
@@ -386,6 +454,27 @@ def _project_cases(rng: np.random.Generator) -> list[tuple]:
     return [(x + 0.5 * noise, x, 0.1), (x + 0.05 * noise, x, 0.3), (x + noise, x, 0.0)]
 
 
+def _linear_min_linf_cases(rng: np.random.Generator) -> list[tuple]:
+    weight = torch.as_tensor(rng.normal(size=(4, 6)), dtype=torch.float32)
+    bias = torch.as_tensor(rng.normal(size=4), dtype=torch.float32)
+    x = torch.as_tensor(rng.random((5, 6)), dtype=torch.float32)
+    own = (x @ weight.T + bias).argmax(1)
+    return [(weight, bias, x, own), (weight, bias, x, (own + 1) % 4),  # correctly classified, then misclassified
+            (weight, torch.zeros(4), x, own)]
+
+
+def _pgd_step_cases(rng: np.random.Generator) -> list[tuple]:
+    generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(9, 4), nn.Tanh(), nn.Linear(4, 3))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator))
+    x, noise = _tiny_batch(rng)
+    y = torch.as_tensor(rng.integers(0, 3, size=4))
+    x_adv = project_linf(x + 0.05 * noise, x, 0.1)
+    return [(model, x, y, x_adv, 0.1, 0.03), (model, x, y, x, 0.2, 0.5), (model, x, y, x_adv, 0.1, 0.03, True)]
+
+
 def _cw_cases(rng: np.random.Generator) -> list[tuple]:
     x, noise = _tiny_batch(rng)
     x_adv = (x + 0.1 * noise).clamp(0, 1)
@@ -400,10 +489,19 @@ EXERCISES = register(
              "FGSM moves every pixel by step in the direction that increases the loss, the sign of its "
              "gradient (a zero gradient leaves the pixel where it is), then keeps the image valid: pixel "
              "values in [0, 1]."),
-    Exercise("8.2", "PGD projection onto the L-inf ball", project_linf, _project_cases,
+    Exercise("8.2", "smallest L-inf budget against a linear classifier", linear_min_linf, _linear_min_linf_cases,
+             "for each other class j, the margin m_j = logit_y - logit_j falls by at most eps times the L1 norm of "
+             "the difference of the two classes' weight rows (that is the dual norm of L-inf); so class j can win "
+             "from eps = max(m_j, 0) / that norm on. Take the smallest over j != y: work with (N, K) arrays of "
+             "margins and norms, and set the true class's own entry to infinity before the minimum."),
+    Exercise("8.3", "PGD projection onto the L-inf ball", project_linf, _project_cases,
              "the projection onto the L-inf ball lets every pixel of x_adv differ from the same pixel of x by "
              "at most eps: clip it to that interval, pixel by pixel, then to the image box [0, 1]."),
-    Exercise("8.3", "Carlini-Wagner objective", cw_objective, _cw_cases,
+    Exercise("8.4", "one PGD iteration", pgd_step, _pgd_step_cases,
+             "differentiate the batch's summed cross-entropy of y at x_adv with respect to x_adv (autograd, with "
+             "x_adv requiring grad); for a targeted attack use minus that loss; then take your FGSM step of size "
+             "alpha and project the result onto the eps-ball around the original x."),
+    Exercise("8.5", "Carlini-Wagner objective", cw_objective, _cw_cases,
              "the objective is each example's squared L2 distance plus c times its margin, clamped from below "
              "at -kappa; the margin is the logit of y minus the largest other logit (untargeted) or minus "
              "that (targeted)."),

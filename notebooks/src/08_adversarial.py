@@ -12,8 +12,9 @@
 # **Learning objectives.** After this notebook you can
 # 1. explain, with Goodfellow's linear argument, why tiny per-pixel changes add up to a
 #    large change of a model's output, and reproduce his FGSM result on a shallow softmax model;
-# 2. write the FGSM step and the PGD projection, and use BIM/PGD (targeted and untargeted)
-#    and Carlini-Wagner L2 from `course_utils.xai.attacks`;
+# 2. compute the exact smallest attack budget against a linear model; write the FGSM step,
+#    the PGD projection and a PGD iteration, and use BIM/PGD (targeted and untargeted) and
+#    Carlini-Wagner L2 from `course_utils.xai.attacks`;
 # 3. measure a model's accuracy as a function of the attack budget epsilon, and summarise
 #    it by the accuracy-robustness area (ARA);
 # 4. compare a standard and an adversarially trained model: robustness, perturbations and
@@ -21,7 +22,7 @@
 # 5. show what an attack does to Grad-CAM and Integrated Gradients, and why gradients of the
 #    softmax output and of the pre-softmax logit tell different stories.
 #
-# **Time:** about 75 minutes (full mode runs in about 10 minutes on a laptop CPU, about a
+# **Time:** about 85 minutes (full mode runs in about 10 minutes on a laptop CPU, about a
 # minute on a GPU; the adversarially trained model comes with the course).
 
 # %%
@@ -145,6 +146,67 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# **Exercise 8.2 — how small can the change be?** For a linear model the argument above
+# is exact, not an approximation. The model predicts $y$ over another class $j$ by the
+# margin $m_j = (w_y - w_j)^\top x + b_y - b_j$. A change $\eta$ with
+# $\|\eta\|_\infty \le \epsilon$ lowers that margin by at most
+# $\epsilon\,\|w_y - w_j\|_1$, and $\eta = -\epsilon\,\mathrm{sign}(w_y - w_j)$ attains it.
+# So class $j$ can win from $\epsilon_j = \max(m_j, 0)/\|w_y - w_j\|_1$ on, and the
+# smallest budget that changes the prediction is $\epsilon^* = \min_{j \ne y} \epsilon_j$.
+# Write it for a batch: `weight` (K, d), `bias` (K,), rows `x` (N, d), classes `y` (N,);
+# return $\epsilon^*$, shape (N,). (It ignores the box [0, 1], so a real image may need more.)
+
+# %%
+def linear_min_linf(weight, bias, x, y):
+    # BEGIN SOLUTION Exercise 8.2: min over j != y of max(margin_j, 0) / ||w_y - w_j||_1
+    logits = x @ weight.T + bias
+    margins = logits.gather(1, y[:, None]) - logits                     # (N, K)
+    norms = (weight[y][:, None, :] - weight[None, :, :]).abs().sum(2)    # (N, K)
+    budgets = margins.clamp(min=0) / norms
+    return budgets.scatter(1, y[:, None], float("inf")).amin(1)
+    # END SOLUTION
+
+
+linear_min_linf = check("8.2", linear_min_linf)
+
+# %% [markdown]
+# The softmax model's $\epsilon^*$ for every test digit, the predicted class playing $y$.
+# A theorem to check: every digit that FGSM flipped at 0.25 must have $\epsilon^* \le 0.25$
+# (FGSM's change is one of the changes $\epsilon^*$ minimises over). The converse need not
+# hold: FGSM follows the loss gradient, not the best direction against the closest class.
+
+# %%
+linear = softmax_model[1]
+with torch.no_grad():
+    clean_predictions = softmax_model(X_test.to(device)).argmax(1)
+    eps_star = linear_min_linf(linear.weight, linear.bias, X_test.flatten(1).to(device), clean_predictions).cpu()
+flipped = (probs.argmax(1) != clean_predictions).cpu()
+print(f"median smallest budget over the {len(X_test)} test digits: {eps_star.median():.3f} "
+      f"(a change of {255 * eps_star.median():.0f} of 255 grey levels per pixel; FGSM's 0.25 is "
+      f"{0.25 / eps_star.median():.0f} times as much)")
+print(f"digits with eps* <= 0.25: {(eps_star <= 0.25).float().mean():.1%}; flipped by FGSM at 0.25: "
+      f"{flipped.float().mean():.1%}")
+
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.hist(eps_star.numpy(), bins=60, color="tab:blue")
+ax.axvline(0.25, color="tab:red", linestyle="--", label="FGSM's budget, 0.25")
+ax.set(xlabel="smallest L-inf budget that changes the prediction, eps*", ylabel="test digits",
+       title="Softmax regression: how close is the nearest decision boundary?")
+ax.legend(loc="upper right")
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("every digit FGSM flipped at 0.25 has eps* <= 0.25 (the theorem):", bool((eps_star[flipped] <= 0.25 + 1e-6).all()))
+print("the typical digit needs far less than 0.25 (median eps* below 0.1):", bool(eps_star.median() < 0.1))
+
+# %% [markdown]
+# This is Goodfellow et al.'s explanation, computed instead of argued: with 784 pixels,
+# every digit lies within a few grey levels per pixel of a decision boundary, and FGSM's
+# budget is several times what the closest boundary needs. Section 4 asks whether a
+# network can be trained to push its boundaries further away.
+
+# %% [markdown]
 # **Is the CNN "too linear" too?** Walk along the FGSM direction $x + t\,\mathrm{sign}(\nabla_x J)$
 # for growing $t$ and watch the margin, the true class's logit minus the best other logit
 # (the model is right while it is positive). For the softmax model the margin falls along
@@ -201,31 +263,49 @@ print("the CNN resists one FGSM step better than the softmax model:", bool(1 - c
 # $\{x' : \|x' - x\|_\infty \le \epsilon\} \cap [0, 1]^n$ is the clipping of every pixel
 # to $[\max(0, x_i - \epsilon), \min(1, x_i + \epsilon)]$.
 #
-# **Exercise 8.2 — the PGD projection.** Return `x_adv` projected onto the
+# **Exercise 8.3 — the PGD projection.** Return `x_adv` projected onto the
 # $\epsilon$-ball around `x`, intersected with [0, 1]. (`torch.maximum`, `torch.minimum`,
 # `.clamp(0, 1)`.)
 
 # %%
 def project_linf(x_adv, x, eps):
-    # BEGIN SOLUTION Exercise 8.2: clip to [x - eps, x + eps], then to [0, 1]
+    # BEGIN SOLUTION Exercise 8.3: clip to [x - eps, x + eps], then to [0, 1]
     return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1)
     # END SOLUTION
 
 
-project_linf = check("8.2", project_linf)
+project_linf = check("8.3", project_linf)
 
 # %% [markdown]
-# With your two functions, PGD is a short loop. It gives exactly what the course's
-# `attacks.pgd` gives from the same random start:
+# **Exercise 8.4 — one PGD iteration.** With your two functions, one iteration of PGD at
+# the current point `x_adv` (the original images are `x`, their labels `y`): the gradient
+# of the cross-entropy, summed over the batch, with respect to `x_adv`; a signed step of
+# size `alpha` (your `fgsm_step`); the projection back onto the `eps`-ball around `x` (your
+# `project_linf`). A targeted attack (`targeted=True`, `y` the targets) steps *down* the
+# targets' loss instead. Return the new `x_adv`.
+
+# %%
+def pgd_step(model, x, y, x_adv, eps, alpha, targeted=False):
+    # BEGIN SOLUTION Exercise 8.4: gradient of the summed CE at x_adv, signed step, projection
+    x_adv = x_adv.detach().requires_grad_(True)
+    loss = nn.functional.cross_entropy(model(x_adv), y, reduction="sum")
+    (grad,) = torch.autograd.grad(-loss if targeted else loss, x_adv)
+    return project_linf(fgsm_step(x_adv.detach(), grad, alpha), x, eps)
+    # END SOLUTION
+
+
+pgd_step = check("8.4", pgd_step)
+
+# %% [markdown]
+# PGD is now a short loop: a random start in the ball, then `steps` iterations. It gives
+# exactly what the course's `attacks.pgd` gives from the same random start:
 
 # %%
 # NBVAL_CHECK_OUTPUT
 def my_pgd(model, x, y, eps, alpha, steps, generator):
     x_adv = project_linf(x + eps * (2 * torch.rand(x.shape, generator=generator) - 1), x, eps)
     for _ in range(steps):
-        x_adv.requires_grad_(True)
-        (g,) = torch.autograd.grad(nn.functional.cross_entropy(model(x_adv), y, reduction="sum"), x_adv)
-        x_adv = project_linf(fgsm_step(x_adv.detach(), g, alpha), x, eps)
+        x_adv = pgd_step(model, x, y, x_adv, eps, alpha)
     return x_adv
 
 
@@ -301,7 +381,7 @@ print(f"a {int(y_test[0])} turned into {int((predicted == targets).sum())} of th
 # $c$ trades distance against success (the paper binary-searches it per image; here it is
 # fixed).
 #
-# **Exercise 8.3 — the CW objective.** Return, per example, the squared L2 distance
+# **Exercise 8.5 — the CW objective.** Return, per example, the squared L2 distance
 # between `x_adv` and `x` plus `c` times the margin term above. `logits` has shape (N, K),
 # `y` holds the true labels (or the targets when `targeted`). Helpful:
 # `logits.gather(1, y[:, None])[:, 0]` picks the logit of class y; setting it to `-inf`
@@ -309,7 +389,7 @@ print(f"a {int(y_test[0])} turned into {int((predicted == targets).sum())} of th
 
 # %%
 def cw_objective(x_adv, x, logits, y, c, kappa, targeted=False):
-    # BEGIN SOLUTION Exercise 8.3: squared L2 distance + c * max(margin, -kappa)
+    # BEGIN SOLUTION Exercise 8.5: squared L2 distance + c * max(margin, -kappa)
     distance = (x_adv - x).flatten(1).pow(2).sum(1)
     own = logits.gather(1, y[:, None])[:, 0]
     best_other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
@@ -318,7 +398,7 @@ def cw_objective(x_adv, x, logits, y, c, kappa, targeted=False):
     # END SOLUTION
 
 
-cw_objective = check("8.3", cw_objective)
+cw_objective = check("8.5", cw_objective)
 
 # %% [markdown]
 # `attacks.cw_l2` minimises this objective with Adam and keeps, per image, the closest

@@ -687,6 +687,7 @@ print(pd.DataFrame(independent).round(2).to_string())
 
 # %%
 from course_utils.models import mnist_cnn
+from course_utils.train import evaluate_accuracy, fit_classifier
 
 X_train, y_train = data.mnist_tensors("train")
 n_small, epochs = pick(full=2000, fast=300), pick(full=40, fast=8)
@@ -694,24 +695,11 @@ shuffled = y_train[:n_small][torch.randperm(n_small, generator=torch.Generator()
 
 
 def train_small(labels, seed):
-    """Adam at a constant learning rate: fit_classifier's recipe halves the rate every epoch,
-    which stops a model long before it can memorise shuffled labels."""
-    torch.manual_seed(seed)
-    model = mnist_cnn().to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        order = torch.randperm(n_small)
-        for start in range(0, n_small, 64):
-            batch = order[start:start + 64]
-            loss = torch.nn.functional.cross_entropy(model(X_train[batch].to(device)), labels[batch].to(device))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    model.eval()
-    with torch.no_grad():
-        fit = (model(X_train[:n_small].to(device)).argmax(1).cpu() == labels).float().mean().item()
-        test = (model(X_test[:1000].to(device)).argmax(1).cpu() == y_test[:1000]).float().mean().item()
-    return model, fit, test
+    # a constant learning rate (lr_decay=1): halving it every epoch, the course's default,
+    # stops a model long before it can memorise shuffled labels
+    model = fit_classifier(mnist_cnn().to(device), X_train[:n_small], labels, epochs=epochs, batch_size=64, lr=1e-3,
+                           lr_decay=1.0, rng=seed, init_seed=seed, progress=False)
+    return model, evaluate_accuracy(model, X_train[:n_small], labels), evaluate_accuracy(model, X_test[:1000], y_test[:1000])
 
 
 true_model, true_fit, true_test = train_small(y_train[:n_small], 0)
