@@ -459,7 +459,7 @@ def _guided_cases(rng: np.random.Generator) -> list[tuple]:
 EXERCISES = register(
     Exercise("12.1", "the forward process in closed form", add_noise, _noise_cases,
              "x_t is a mix of the clean image and the noise: the clean image scaled by the square root of "
-             "alpha-bar at step t (schedule.alpha_bar[t]), the noise by the square root of one minus it."),
+             "the schedule's alpha-bar at step t, the noise by the square root of one minus it."),
     Exercise("12.2", "one DDIM step", ddim_step, _ddim_cases,
              "first recover the clean image that x_t and eps imply (undo the closed form at step t), then "
              "noise it again to step t_prev with the same eps; at t_prev = -1 alpha-bar is 1 (no noise left)."),
