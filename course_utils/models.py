@@ -25,7 +25,7 @@ from .runtime import as_generator
 from .validation import check_array, check_positive_int
 
 __all__ = ["Normalize", "tabular_mlp", "mnist_cnn", "mnist_pairs_cnn", "mnist_cnn_robust", "mnist_cnn_gradreg", "mnist_cnn_backdoor",
-           "mnist_cnn_gradcam_fooled", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
+           "mnist_cnn_gradcam_fooled", "mnist_ddpm", "DDPMUNet", "load_pretrained", "checkpoint_path", "gradcam_layer", "PRETRAINED"]
 
 CHECKPOINT_DIR = REPO_ROOT / "data" / "checkpoints"
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -167,6 +167,77 @@ def mnist_cnn_gradreg() -> nn.Sequential:
     return model
 
 
+class _TimeResBlock(nn.Module):
+    """GroupNorm, SiLU, 3x3 conv, plus the step's embedding, GroupNorm, SiLU, 3x3 conv; a residual path (1x1 conv if the width changes)."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int = 8):
+        super().__init__()
+        self.norm1, self.act1 = nn.GroupNorm(groups, c_in), nn.SiLU()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, c_out)
+        self.norm2, self.act2 = nn.GroupNorm(groups, c_out), nn.SiLU()
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(self.act1(self.norm1(x))) + self.emb(emb)[:, :, None, None]
+        return self.skip(x) + self.conv2(self.act2(self.norm2(h)))
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of integer steps ``t`` (N,) into (N, dim) (Vaswani et al. 2017; Ho et al. 2020)."""
+    half = dim // 2
+    freqs = torch.exp(-np.log(10_000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+class DDPMUNet(nn.Module):
+    """A compact noise-prediction U-Net for 1x28x28 images: ``model(x_t, t)`` returns the predicted noise.
+
+    ``x_t`` is a noised image in the diffusion's space ([-1, 1] for clean digits, see
+    :mod:`course_utils.xai.diffusion`), ``t`` the integer steps (N,) or one int. Levels of
+    ``channels`` at 28x28, 14x14 and 7x7, one residual block (GroupNorm + SiLU, the step's
+    sinusoidal embedding added) per level on the way down and up, skip connections by
+    concatenation.
+    """
+
+    def __init__(self, channels: tuple[int, int, int] = (16, 32, 64), emb_dim: int = 128):
+        super().__init__()
+        c1, c2, c3 = channels
+        self.emb_dim = emb_dim
+        self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.conv_in = nn.Conv2d(1, c1, 3, padding=1)
+        self.down1 = _TimeResBlock(c1, c1, emb_dim)
+        self.pool1 = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
+        self.down2 = _TimeResBlock(c1, c2, emb_dim)
+        self.pool2 = nn.Conv2d(c2, c2, 3, stride=2, padding=1)
+        self.mid = _TimeResBlock(c2, c3, emb_dim)
+        self.up2 = _TimeResBlock(c3 + c2, c2, emb_dim)
+        self.up1 = _TimeResBlock(c2 + c1, c1, emb_dim)
+        self.norm_out, self.act_out = nn.GroupNorm(8, c1), nn.SiLU()
+        self.conv_out = nn.Conv2d(c1, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(len(x))
+        emb = self.time_mlp(timestep_embedding(t, self.emb_dim))
+        h1 = self.down1(self.conv_in(x), emb)                     # 28x28
+        h2 = self.down2(self.pool1(h1), emb)                      # 14x14
+        h = self.mid(self.pool2(h2), emb)                         # 7x7
+        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+        h = self.up2(torch.cat([h, h2], dim=1), emb)              # 14x14
+        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+        h = self.up1(torch.cat([h, h1], dim=1), emb)              # 28x28
+        return self.conv_out(self.act_out(self.norm_out(h)))
+
+
+def mnist_ddpm() -> DDPMUNet:
+    """:class:`DDPMUNet` (16/32/64 channels, about 0.2 M weights), the course's MNIST diffusion model (lesson 12; ``python -m course_utils.train mnist_ddpm``)."""
+    model = DDPMUNet()
+    model.course_name = "mnist_ddpm"
+    return model
+
+
 def resnet18_imagenet_architecture() -> nn.Sequential:
     """``Sequential(Normalize(ImageNet statistics), torchvision resnet18)`` without weights."""
     from torchvision.models import resnet18
@@ -187,6 +258,7 @@ PRETRAINED: dict[str, Callable[[], nn.Module]] = {
     "mnist_cnn_gradreg": mnist_cnn_gradreg,
     "mnist_cnn_backdoor": mnist_cnn_backdoor,
     "mnist_cnn_gradcam_fooled": mnist_cnn_gradcam_fooled,
+    "mnist_ddpm": mnist_ddpm,
 }
 
 _GRADCAM_LAYERS: dict[str, Callable[[nn.Module], nn.Module]] = {

@@ -97,6 +97,8 @@ SKIPPED = {
     "train.train_mnist_cnn_gradcam_fooled": "trains for minutes on MNIST (see test_training_arguments)",
     "xai.manipulation.lime_library_weights": "takes a lime library Explanation object (tested in test_manipulation)",
     "train.train_mnist_cnn_gradreg": "trains for minutes on MNIST (see test_training_arguments)",
+    "train.train_mnist_ddpm": "trains for minutes on MNIST (see test_training_arguments)",
+    "models.mnist_ddpm": "takes no argument",
     "xai.methods.course_methods": "builds the explain functions only (every argument is a budget passed on to a "
                                   "method the sweep calls directly)",
     **{f"site.{name}": "the site builder, a repository tool (tests/test_site.py)" for name in (
@@ -538,6 +540,34 @@ SPECS: dict[str, Spec] = {
                             # nothing explained (recall 0) and features outside gold are valid explanations
                             valid={("explained", "empty"), ("explained", "out-of-range values")}),
     # ---------------------------------------------------------------- permutation
+    # ---------------------------------------------------------------- diffusion (lesson 12)
+    "xai.diffusion.linear_schedule": Spec(lambda: dict(T=10, beta_start=1e-4, beta_end=0.02)),
+    # step 0 is the first noising step (0-based): a valid step
+    "xai.diffusion.add_noise": Spec(lambda: dict(x0=images(), t=3, noise=images().flip(0), schedule=_schedule()),
+                                    valid={("t", "zero")}),
+    "xai.diffusion.predict_x0": Spec(lambda: dict(x_t=images(), t=3, eps=images().flip(0), schedule=_schedule()),
+                                     valid={("t", "zero")}),
+    "xai.diffusion.ddim_step": Spec(lambda: dict(x_t=images(), t=5, t_prev=2, eps=images().flip(0), schedule=_schedule()),
+                                    valid={("t_prev", "negative int")}),  # t_prev = -1: the clean image
+    "xai.diffusion.ddpm_step": Spec(lambda: dict(x_t=images(), t=5, eps=images().flip(0), schedule=_schedule(), rng=0),
+                                    valid={("t", "zero")}),
+    "xai.diffusion.ddim_timesteps": Spec(lambda: dict(t_start=9, steps=3)),
+    # pixel-wise maps: a tensor of any shape
+    "xai.diffusion.to_diffusion_space": Spec(lambda: dict(x=images()), valid={("x", "extra dimension")}),
+    "xai.diffusion.from_diffusion_space": Spec(lambda: dict(z=images() * 2 - 1), valid={("z", "extra dimension")}),
+    "xai.diffusion.guided_x0": Spec(lambda: dict(x0_hat=images(), grad=images() - 0.5, x_orig=images().flip(0),
+                                                guidance_scale=0.5, distance_weight=0.1, abar_t=0.5)),
+    "xai.diffusion.sample": Spec(lambda: dict(denoiser=_tiny_denoiser(), n=2, schedule=_schedule(), steps=2, rng=0),
+                                 no_train_mode=True),  # the denoiser has no dropout: train mode changes nothing
+    "xai.diffusion.reconstruction_error": Spec(lambda: dict(denoiser=_tiny_denoiser(), x=_digits28(), schedule=_schedule(),
+                                                           t=5, steps=2, rng=0), no_train_mode=True),
+    "xai.diffusion.diffusion_counterfactual": Spec(lambda: dict(denoiser=_tiny_denoiser(), classifier=_digit_classifier(),
+                                                               x=_digits28(), target=labels(2), t_start=5,
+                                                               guidance_scale=0.2, steps=2, distance_weight=0.05,
+                                                               schedule=_schedule(), rng=0),
+                                                   no_train_mode=True),
+    "xai.counterfactuals.wachter_images": Spec(lambda: dict(model=M(), x=images(), target=labels(), lam_init=0.1, steps=2,
+                                                           lr=0.01, max_rounds=2)),
     "xai.permutation.accuracy": Spec(lambda: dict(y_true=np.array([0, 1, 1]), y_pred=np.array([0, 1, 0])),
                                      # class labels of any value (99, 100, ...)
                                      valid={("y_true", "out-of-range values"), ("y_pred", "out-of-range values")}),
@@ -570,6 +600,31 @@ SPECS: dict[str, Spec] = {
 def _with_layer(kwargs):
     model = M()
     return dict(model=model, layer=model[1], **kwargs)
+
+
+def _schedule():
+    from course_utils.xai.diffusion import linear_schedule
+    return linear_schedule(10)
+
+
+def _tiny_denoiser():
+    from course_utils.models import DDPMUNet
+    torch.manual_seed(0)
+    return DDPMUNet((8, 8, 8), emb_dim=8).eval()
+
+
+def _digits28() -> torch.Tensor:
+    return torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+
+
+def _digit_classifier() -> nn.Sequential:
+    """28x28 images -> 3 logits."""
+    generator = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 3))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
+    return model.eval()
 
 
 def _mlp_seq():

@@ -22,7 +22,7 @@ from torch import nn
 
 import course_utils.xai
 from course_utils import exercises, predict
-from course_utils.xai import (attacks, counterfactuals, evaluation, gradcam, gradients, lime, manipulation,
+from course_utils.xai import (attacks, counterfactuals, diffusion, evaluation, gradcam, gradients, lime, manipulation,
                               permutation, robustness, shapley)
 
 XAI_MODULES = [importlib.import_module(f"course_utils.xai.{m.name}")
@@ -251,6 +251,16 @@ _LOGISTIC = lambda Z: 1 / (1 + np.exp(-Z[:, 0] + Z[:, 1]))  # noqa: E731
 _MLP = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2))
 _CNN = TrainModeCNN()
 _PROBABILITY = nn.Sequential(nn.Linear(5, 1), nn.Sigmoid(), nn.Flatten(0))
+
+
+def _tiny_counterfactual():
+    from course_utils.models import DDPMUNet
+
+    denoiser, classifier = DDPMUNet((8, 8, 8), emb_dim=8), nn.Sequential(nn.Flatten(), nn.Linear(784, 3))
+    return diffusion.diffusion_counterfactual(denoiser, classifier, torch.rand(2, 1, 28, 28), 1, t_start=20,
+                                              guidance_scale=0.2, steps=2, schedule=diffusion.linear_schedule(50), rng=0)
+
+
 LIBRARY_PATHS = {
     "1.1": (permutation, "permutation_drop",
             lambda: permutation.permutation_importance(lambda Z: (Z[:, 0] > 0).astype(int), _X, _X[:, 0] > 0, rng=0)),
@@ -293,6 +303,9 @@ LIBRARY_PATHS = {
     "11.2": (evaluation, "rise_saliency", lambda: evaluation.rise(_CNN, X6, Y6, n_masks=8, rng=0)),
     "11.3": (evaluation, "infidelity_from_samples",
              lambda: evaluation.infidelity(_CNN, X6, MAPS, Y6, n_samples=2, rng=0)),
+    "12.1": (diffusion, "add_noise", _tiny_counterfactual),
+    "12.2": (diffusion, "ddim_step", _tiny_counterfactual),
+    "12.3": (diffusion, "guided_x0", _tiny_counterfactual),
 }
 # References that are public methods in their own right (the lesson's learner writes the method itself)
 # and the few that are not on a library path, each with the reason.

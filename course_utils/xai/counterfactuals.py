@@ -43,7 +43,7 @@ from torch import nn
 
 from ..exercises import Exercise, register
 from ..validation import check_array, check_callable, check_positive_int, check_real, check_tensor
-from .._torch import check_model, evaluating, model_device, model_dtype
+from .._torch import check_input, check_model, check_output, check_target, evaluating, model_device, model_dtype
 
 __all__ = [
     "mad",
@@ -52,6 +52,7 @@ __all__ = [
     "lambda_schedule",
     "wachter",
     "wachter_batch",
+    "wachter_images",
     "CounterfactualBatch",
     "NoCounterfactualError",
     "MAX_ROUNDS",
@@ -516,6 +517,73 @@ def wachter(model: nn.Module, x, *, target: float, mad, immutable: Iterable[int]
 
 
 # --------------------------------------------------------------------------- exercises
+
+
+def wachter_images(model: nn.Module, x: torch.Tensor, target, *, lam_init: float = 0.1, steps: int = 100,
+                   lr: float = 0.01, max_rounds: int = 6) -> torch.Tensor:
+    """Wachter-style counterfactuals of images in pixel space: the closest ``x'`` in L1 that ``model`` labels ``target``.
+
+    Lesson 06's loss on images, batched: minimise ``lam * CE(model(x'), target) + ||x' - x||_1``
+    over ``x'`` in [0, 1] (Adam on the pixels, clipped to the box after every step), ``steps``
+    steps per round; after each round an image whose argmax is ``target`` is kept, and the
+    others go on with ``lam`` doubled (:func:`lambda_schedule`'s idea), for at most
+    ``max_rounds`` rounds. The cross-entropy replaces lesson 06's squared gap to the target
+    probability, which has no gradient where a confident softmax is saturated. Cost: at most
+    ``steps * max_rounds`` forward-and-backward passes per image. The model is used in eval
+    mode and left as it was.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Takes images in [0, 1], returns logits (N, n_classes).
+    x : torch.Tensor
+        Images (N, C, H, W) in [0, 1].
+    target : int or torch.Tensor
+        The target class, one or one per image.
+    lam_init : float, default 0.1
+    steps : int, default 100
+    lr : float, default 0.01
+    max_rounds : int, default 6
+
+    Returns
+    -------
+    torch.Tensor
+        The counterfactuals (N, C, H, W) in [0, 1]; an image that reached no valid
+        counterfactual holds its last attempt (check the model's label on it).
+    """
+    check_model(model)
+    x = check_input(x, model, name="x", images=True, unit_range=True)
+    target = check_target(target, len(x), x.device, name="target")
+    lam_init = check_real("lam_init", lam_init, low=0, low_inclusive=False)
+    steps, lr = check_positive_int("steps", steps), check_real("lr", lr, low=0, low_inclusive=False)
+    max_rounds = check_positive_int("max_rounds", max_rounds)
+    with evaluating(model, freeze=True):
+        with torch.no_grad():
+            check_output(model(x[:1]), target[:1], name="target")
+        x_cf = x.clone()
+        lam = torch.full((len(x),), lam_init, dtype=x.dtype, device=x.device)
+        active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        for _ in range(max_rounds):
+            index = active.nonzero().flatten()
+            z = x_cf[index].clone().requires_grad_(True)
+            optimiser = torch.optim.Adam([z], lr=lr)
+            for _ in range(steps):
+                with torch.enable_grad():
+                    ce = nn.functional.cross_entropy(model(z), target[index], reduction="none")
+                    loss = (lam[index] * ce + (z - x[index]).abs().flatten(1).sum(1)).sum()
+                    optimiser.zero_grad()
+                    loss.backward()
+                optimiser.step()
+                with torch.no_grad():
+                    z.clamp_(0, 1)
+            with torch.no_grad():
+                x_cf[index] = z.detach()
+                done = model(x_cf[index]).argmax(1) == target[index]
+            active[index[done]] = False
+            lam[index[~done]] *= 2
+            if not active.any():
+                break
+    return x_cf.detach()
 
 
 def _distance_cases(rng: np.random.Generator) -> list[tuple]:
