@@ -328,8 +328,6 @@ def test_gradreg_checkpoint_card():
     assert models.gradcam_layer(model) is model.relu2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15's target (FGSM eps 0.1 >= mnist_cnn's + 5 points) is not met by the "
-                                       "committed checkpoint (+0.9 points); see its card's note")
 def test_gradreg_checkpoint_meets_the_issues_fgsm_target():
     card = json.loads(models.checkpoint_path("mnist_cnn_gradreg").with_suffix(".json").read_text())
     assert card["fgsm_eps0.1_accuracy"] >= card["mnist_cnn_fgsm_eps0.1_accuracy"] + 0.05
