@@ -450,6 +450,8 @@ SPECS: dict[str, Spec] = {
     "xai.manipulation.differentiable_gradcam": Spec(lambda: (lambda m: dict(model=m, layer=m[1], x=images(),
                                                                             target=labels()))(image_model()),
                                                     no_train_mode=True),  # a training loss's building block
+    "xai.manipulation.location_fooling_loss": Spec(lambda: dict(maps=images()[:, 0], box=(0, 0, 3, 3)),
+                                                   valid={("maps", "one row too few")}),  # three maps: three losses
     "xai.manipulation.region_mass": Spec(lambda: dict(maps=images()[:, 0], box=(0, 0, 3, 3)),
                                          valid={("maps", "one row too few")}),  # three maps: three masses
     "xai.manipulation.trigger_box": Spec(lambda: dict(shape=(1, 6, 6), size=2, margin=1),

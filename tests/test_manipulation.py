@@ -235,6 +235,25 @@ def test_differentiable_gradcam_matches_the_course_gradcam(cnn, digits):
     up = nn.functional.interpolate(maps[:, None], size=(28, 28), mode="bilinear", align_corners=False)[:, 0]
     assert torch.allclose(up, reference.reshape(up.shape), atol=1e-5)
     assert man.region_mass(torch.ones(1, 4, 4), (0, 0, 2, 2)).item() == pytest.approx(0.25)
+    raw = man.differentiable_gradcam(cnn, layer, X[:4], y[:4], rectify=False)
+    assert torch.equal(torch.relu(raw), maps) and (raw < 0).any()
+
+
+def test_location_fooling_loss_exact_values_and_a_gradient_where_the_map_is_negative():
+    box = (0, 0, 2, 2)
+    mask = -torch.ones(1, 4, 4)
+    mask[:, :2, :2] = 1
+    assert man.location_fooling_loss(mask, box).item() == pytest.approx(0.0)
+    assert man.location_fooling_loss(3 * mask, box).item() == pytest.approx(0.0)  # scale-free
+    assert man.location_fooling_loss(-mask, box).item() == pytest.approx(4.0)  # (2)^2 on every cell
+    # all cells equal and negative: scaled to -1, wrong on the 4 box cells only -> 4 * 4 / 16
+    flat = torch.full((1, 4, 4), -2.0, requires_grad=True)
+    loss = man.location_fooling_loss(flat, box)
+    assert loss.item() == pytest.approx(1.0)
+    loss.backward()
+    assert (flat.grad[0, :2, :2] < 0).all()  # descending the loss raises the box cells, though the map is all negative
+    with pytest.raises(ValueError, match="box must lie inside the maps"):
+        man.location_fooling_loss(mask, (0, 0, 5, 5))
 
 
 # ------------------------------------------------------------------ BadNets and spectral signatures
@@ -294,12 +313,15 @@ def test_gradcam_fooled_checkpoint_card_and_behaviour():
 
     card = json.loads(models.checkpoint_path("mnist_cnn_gradcam_fooled").with_suffix(".json").read_text())
     assert "course_utils.train mnist_cnn_gradcam_fooled" in card["command"] and tuple(card["fooling_box"]) == FOOLING_BOX
-    assert card["test_accuracy"] >= 0.98 and card["fooling_success_rate"] >= 0.05
+    original_card = json.loads(models.checkpoint_path("mnist_cnn").with_suffix(".json").read_text())
+    assert card["test_accuracy"] >= original_card["test_accuracy"] - 0.01  # Heo et al.: at most a small accuracy cost
+    assert card["fooling_success_rate"] >= 0.9
     fooled, original = load_pretrained("mnist_cnn_gradcam_fooled"), load_pretrained("mnist_cnn")
     X, y = data.mnist_tensors("test", n=100)
-    mass = [box_mass(m, FOOLING_BOX) for m in gradcam(fooled, models.gradcam_layer(fooled), X, y).numpy()]
-    mass_original = [box_mass(m, FOOLING_BOX) for m in gradcam(original, models.gradcam_layer(original), X, y).numpy()]
-    assert np.mean(mass) > 2 * np.mean(mass_original) and np.mean(np.array(mass_original) > 0.5) <= 0.02
+    mass = np.array([box_mass(m, FOOLING_BOX) for m in gradcam(fooled, models.gradcam_layer(fooled), X, y).numpy()])
+    mass_original = np.array([box_mass(m, FOOLING_BOX)
+                              for m in gradcam(original, models.gradcam_layer(original), X, y).numpy()])
+    assert np.mean(mass > 0.5) >= 0.9 and np.mean(mass_original > 0.5) <= 0.02
 
 
 def test_fooling_data_adds_coin_flips_and_splits_like_slack_et_al():

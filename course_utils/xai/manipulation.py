@@ -47,6 +47,7 @@ __all__ = [
     "manipulate_input",
     "differentiable_gradcam",
     "region_mass",
+    "location_fooling_loss",
     "trigger_box",
     "add_trigger",
     "poison_dataset",
@@ -709,13 +710,16 @@ def manipulate_input(model: nn.Module, x: torch.Tensor, target_map: torch.Tensor
 # ------------------------------------------------------------------ manipulated models (Heo et al. 2019)
 
 
-def differentiable_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def differentiable_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: torch.Tensor, *,
+                           rectify: bool = True) -> torch.Tensor:
     """Grad-CAM maps (N, h, w) at ``layer``'s resolution that stay differentiable in the model's parameters.
 
     Selvaraju et al.'s ``relu(sum_k alpha_k A^k)`` with ``alpha_k`` the spatial mean of
     ``d z_target / d A^k``, computed with ``create_graph=True`` so that a fine-tuning loss
-    on the map can be back-propagated (Heo, Joo and Moon, NeurIPS 2019, section 3). Call it
-    with the model in the mode it is trained in; the course's explanation of record is
+    on the map can be back-propagated (Heo, Joo and Moon, NeurIPS 2019, section 3). With
+    ``rectify=False`` the map before the ReLU, ``sum_k alpha_k A^k``: a loss on it has a
+    gradient where the map is negative, which the ReLU's zeros do not. Call it with the
+    model in the mode it is trained in; the course's explanation of record is
     :func:`course_utils.xai.gradcam.gradcam`.
     """
     check_model(model)
@@ -732,7 +736,8 @@ def differentiable_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, 
     selected = logits.gather(1, target[:, None]).sum()
     (gradients,) = torch.autograd.grad(selected, activations, create_graph=True)
     weights = gradients.mean(dim=(2, 3), keepdim=True)
-    return torch.relu((weights * activations).sum(dim=1))
+    maps = (weights * activations).sum(dim=1)
+    return torch.relu(maps) if rectify else maps
 
 
 def region_mass(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
@@ -748,6 +753,28 @@ def region_mass(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Ten
     total = maps.flatten(1).sum(dim=1)
     inside = maps[..., y0:y1, x0:x1].flatten(1).sum(dim=1)
     return torch.where(total > 0, inside / total.clamp_min(1e-12), torch.zeros_like(total))
+
+
+def location_fooling_loss(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
+    """Per map (N,), the squared distance between the map, scaled to a largest magnitude of 1, and a +1/-1 mask.
+
+    Heo, Joo and Moon's location fooling (NeurIPS 2019, section 3.2) pulls an explanation
+    towards a fixed region with a loss that compares the map with a mask. Here the mask is
+    +1 inside ``box = (x0, y0, x1, y1)`` (exclusive ends) and -1 outside, and ``maps`` are
+    Grad-CAM maps *before* the ReLU (``differentiable_gradcam(..., rectify=False)``):
+    scaled by their largest absolute value, they are pushed up inside the box and below
+    zero outside, so that after the ReLU only the box is left. A loss on the rectified map
+    (one minus its mass in the box) has no gradient once the map is zero everywhere, and the
+    course's first fine-tunes collapsed there.
+    """
+    check_tensor("maps", maps, ndim=(3,))
+    x0, y0, x1, y1 = (int(v) for v in check_box("box", box))
+    if x1 > maps.shape[-1] or y1 > maps.shape[-2]:
+        raise ValueError(f"box must lie inside the maps ({maps.shape[-2]}x{maps.shape[-1]}), got {tuple(box)}.")
+    scaled = maps / maps.flatten(1).abs().amax(dim=1).clamp_min(1e-12)[:, None, None]
+    mask = -torch.ones_like(scaled)
+    mask[:, y0:y1, x0:x1] = 1.0
+    return (scaled - mask).pow(2).flatten(1).mean(dim=1)
 
 
 # ------------------------------------------------------------------ poisoned data (BadNets)
