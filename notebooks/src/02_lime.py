@@ -20,7 +20,7 @@
 # 6. measure faithfulness (recall of the features a model really uses) and trust (F1 of
 #    simulated users), next to the paper's numbers.
 #
-# **Time:** about 90 minutes (in full mode the code runs in a few minutes on a laptop CPU).
+# **Time:** about 90 minutes (in full mode the code runs in about a minute on a laptop CPU).
 
 # %%
 #@course_setup

@@ -27,7 +27,7 @@
 #    boundary, and conflicting anchors.
 #
 # **Time:** about 60 minutes (full mode explains 50 people per model and data set: about
-# 10 minutes of computing on a laptop CPU; fast mode, under a minute).
+# 2 minutes of computing on a laptop CPU; fast mode, under a minute).
 
 # %%
 #@course_setup

@@ -22,7 +22,7 @@
 # 4. generate personalised, *actionable* counterfactuals (Pima diabetes: immutable
 #    features, bounds, integers) and compare them with DiCE's diverse counterfactuals.
 #
-# **Time:** about 75 minutes (full mode runs in about two minutes on a laptop CPU).
+# **Time:** about 75 minutes (full mode runs in under a minute on a laptop CPU).
 
 # %%
 #@course_setup

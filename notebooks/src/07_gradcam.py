@@ -22,7 +22,7 @@
 # 5. run Adebayo et al.'s sanity check and tell which maps explain the model and which
 #    mostly redraw the input.
 #
-# **Time:** about 85 minutes (full mode computes in about 2 minutes on a laptop CPU).
+# **Time:** about 85 minutes (full mode computes in about a minute on a laptop CPU).
 
 # %%
 #@course_setup

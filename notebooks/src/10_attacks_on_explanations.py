@@ -32,7 +32,7 @@
 #    Grad-CAM and occlusion point at its trigger, and find the poisoned training rows with
 #    spectral signatures and activation clustering.
 #
-# **Time:** about 90 minutes (full mode: about 15 minutes on a laptop CPU; the backdoored
+# **Time:** about 90 minutes (full mode: about 10 minutes on a laptop CPU; the backdoored
 # and the manipulated model come with the course).
 
 # %%
@@ -940,7 +940,8 @@ report = pd.DataFrame([
                              f"({gc.loc['Grad-CAM', 'fooling success, fooled']:.0%} of digits)",
      "truth": f"the model still reads the digit (accuracy {accuracy_fooled:.1%})",
      "test that catches it": "erase the map's top pixels vs random ones; compare with occlusion",
-     "measured": f"logit drop {faithfulness['fooled'][0]:.2f} (map) vs {faithfulness['fooled'][1]:.2f} (random); "
+     "measured": f"logit drop {round(faithfulness['fooled'][0], 2) + 0.0:.2f} (map) vs "
+                 f"{faithfulness['fooled'][1]:.2f} (random); "
                  f"occlusion in the corner for {gc.loc['occlusion', 'fooling success, fooled']:.0%}"},
     {"attack": "backdoor (BadNets)",
      "the explanation says": "on clean inputs: normal digit maps",
