@@ -740,15 +740,21 @@ def differentiable_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, 
     return torch.relu(maps) if rectify else maps
 
 
+def _box_inside(maps: torch.Tensor, box) -> tuple[int, int, int, int]:
+    """``box = (x0, y0, x1, y1)`` checked and as ints, or a ValueError if it does not lie inside the maps' last two axes."""
+    x0, y0, x1, y1 = (int(v) for v in check_box("box", box))
+    if x1 > maps.shape[-1] or y1 > maps.shape[-2]:
+        raise ValueError(f"box must lie inside the maps ({maps.shape[-2]}x{maps.shape[-1]}), got {tuple(box)}.")
+    return x0, y0, x1, y1
+
+
 def region_mass(maps: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
     """Share of each map's (non-negative) mass inside ``box = (x0, y0, x1, y1)`` (exclusive ends); 0 for an empty map.
 
     The differentiable, batched form of :func:`course_utils.xai.evaluation.box_mass`.
     """
     check_tensor("maps", maps, ndim=(2, 3))
-    x0, y0, x1, y1 = (int(v) for v in check_box("box", box))
-    if x1 > maps.shape[-1] or y1 > maps.shape[-2]:
-        raise ValueError(f"box must lie inside the maps ({maps.shape[-2]}x{maps.shape[-1]}), got {tuple(box)}.")
+    x0, y0, x1, y1 = _box_inside(maps, box)
     maps = maps.clamp_min(0)
     total = maps.flatten(1).sum(dim=1)
     inside = maps[..., y0:y1, x0:x1].flatten(1).sum(dim=1)
@@ -768,9 +774,7 @@ def location_fooling_loss(maps: torch.Tensor, box: tuple[int, int, int, int]) ->
     course's first fine-tunes collapsed there.
     """
     check_tensor("maps", maps, ndim=(3,))
-    x0, y0, x1, y1 = (int(v) for v in check_box("box", box))
-    if x1 > maps.shape[-1] or y1 > maps.shape[-2]:
-        raise ValueError(f"box must lie inside the maps ({maps.shape[-2]}x{maps.shape[-1]}), got {tuple(box)}.")
+    x0, y0, x1, y1 = _box_inside(maps, box)
     scaled = maps / maps.flatten(1).abs().amax(dim=1).clamp_min(1e-12)[:, None, None]
     mask = -torch.ones_like(scaled)
     mask[:, y0:y1, x0:x1] = 1.0

@@ -649,9 +649,8 @@ if have_dice:
 # NBVAL_CHECK_OUTPUT
 if have_dice:
     by_method = pd.DataFrame(comparison).set_index(pd.Index(["ours", "random", "genetic"]))
-    dice_cfs = np.vstack(found["random"] + found["genetic"])
-    dice_from = np.repeat(X_dice, [len(f) for f in found["random"]], axis=0)
-    dice_from = np.vstack([dice_from, np.repeat(X_dice, [len(f) for f in found["genetic"]], axis=0)])
+    dice_cfs = np.vstack(found["random"] + found["genetic"])  # each beside the woman it was found for:
+    dice_from = np.vstack([np.repeat(X_dice, [len(f) for f in found[m]], axis=0) for m in ("random", "genetic")])
     j_insulin = pima_names.index("Insulin")
     print("ours is the closest and changes the fewest features:",
           bool(by_method["distance (MAD-L1)"].idxmin() == "ours" and by_method["features changed"].idxmin() == "ours"))

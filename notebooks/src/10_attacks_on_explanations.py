@@ -719,10 +719,11 @@ fig.tight_layout()
 # background (the table's corner mass), without fooling it.
 
 # %%
+gc = transfer.set_index("explanation")
 print(f"IG's and occlusion's largest corner mass, fooled model: "
-      f"{transfer.set_index('explanation').loc[['Integrated Gradients', 'occlusion'], 'mass in corner, fooled'].max():.1%}")
-print(f"saliency's corner mass: {transfer.set_index('explanation').loc['saliency', 'mass in corner, mnist_cnn']:.1%} "
-      f"(mnist_cnn) -> {transfer.set_index('explanation').loc['saliency', 'mass in corner, fooled']:.1%} (fooled)")
+      f"{gc.loc[['Integrated Gradients', 'occlusion'], 'mass in corner, fooled'].max():.1%}")
+print(f"saliency's corner mass: {gc.loc['saliency', 'mass in corner, mnist_cnn']:.1%} "
+      f"(mnist_cnn) -> {gc.loc['saliency', 'mass in corner, fooled']:.1%} (fooled)")
 
 # %% [markdown]
 # **What the checks of lesson 07 and the evaluation metrics see.** (a) The sanity check
@@ -769,7 +770,6 @@ checks.style.format(precision=2).hide(axis="index")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-gc = transfer.set_index("explanation")
 print("the fooled model loses at most 2 points of accuracy:", bool(accuracy_original - accuracy_fooled <= 0.02))
 print("its Grad-CAM is fooled on at least 90% of the digits, mnist_cnn's on none:",
       bool(gc.loc["Grad-CAM", "fooling success, fooled"] >= 0.9 and gc.loc["Grad-CAM", "fooling success, mnist_cnn"] == 0))
