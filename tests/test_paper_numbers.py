@@ -78,6 +78,13 @@ def test_gradcam_human_study():
     assert round(values["guided Grad-CAM"] - values["guided backpropagation"], 2) == 16.79
 
 
+def test_gradcam_localisation_error():
+    # Selvaraju et al., ICCV 2017, Table 1: Grad-CAM on VGG-16, top-1 localisation error 56.51, top-5 46.41
+    # (ILSVRC-15 val), below Backprop's and c-MWP's in the same table.
+    assert papers.GRADCAM_LOCALISATION["values"] == {
+        "ILSVRC-15 validation": {"Grad-CAM (VGG-16)": {"top-1": 56.51, "top-5": 46.41}}}
+
+
 def test_course_simulation_uses_the_papers_background():
     from course_utils.simulation import BACKGROUND
 
