@@ -40,13 +40,13 @@ ctx = setup_notebook(seed=0)
 # **scikit-learn** for classic models, and **ipywidgets** for the interactive parts.
 
 # %%
-import importlib
+from importlib.metadata import version
 
 import pandas as pd
 
-packages = ["torch", "torchvision", "captum", "lime", "shap", "sklearn", "skimage", "numpy",
-            "pandas", "matplotlib", "ipywidgets", "tqdm"]
-versions = {name: getattr(importlib.import_module(name), "__version__", "?") for name in packages}
+packages = ["torch", "torchvision", "captum", "lime", "shap", "scikit-learn", "scikit-image", "numpy",
+            "pandas", "matplotlib", "ipywidgets", "tqdm"]  # names as pip installs them
+versions = {name: version(name) for name in packages}  # lime has no __version__: ask the installed package
 pd.Series(versions, name="version").to_frame()
 
 # %% [markdown]
@@ -83,7 +83,7 @@ except RuntimeError as err:
 # %%
 from course_utils import data
 
-registry = pd.DataFrame([(e.path, e.size / 1e6, e.license[:45]) for e in data.REGISTRY.values()],
+registry = pd.DataFrame([(e.path, round(e.size / 1e6, 3), e.license) for e in data.REGISTRY.values()],
                         columns=["file", "MB", "license"])
 registry
 
@@ -232,23 +232,36 @@ def show_prediction(index=0):
     plt.show()
 
 
-widgets.interact(show_prediction, index=widgets.IntSlider(value=0, min=0, max=199, description="digit"));
+widgets.interact(show_prediction, index=widgets.IntSlider(value=0, min=0, max=len(X_test) - 1, description="digit"));
+
+# %% [markdown]
+# The model is rarely wrong, so the mistakes are worth finding on purpose: here are the
+# first ten test digits it gets wrong, with the true label, the model's class and its
+# probability. (Type one of the printed indices into the slider's box to see all ten bars.)
 
 # %%
-wrong = np.flatnonzero(probabilities[:200].argmax(axis=1) != y_test[:200].numpy())
-print(f"the model gets {len(wrong)} of the first 200 test digits wrong: {wrong.tolist()}")
+predicted = probabilities.argmax(axis=1)
+wrong = np.flatnonzero(predicted != y_test.numpy())
+print(f"the model gets {len(wrong)} of the {len(X_test)} test digits wrong; the first ten: {wrong[:10].tolist()}")
+fig, axes = image_grid(X_test[wrong[:10]], ncols=5, size=1.6,
+                       titles=[f"{int(y_test[i])} → {predicted[i]} (p {probabilities[i, predicted[i]]:.2f})"
+                               for i in wrong[:10]])
+fig.suptitle("misclassified test digits: true label → model's class (its probability)", fontsize=10)
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # ### Think
 #
-# 1. Look at the test digits the model gets wrong (their indices are printed above; with
-#    the slider, a tall bar on the wrong class). Would *you* have got them right?
+# 1. Look at the test digits the model gets wrong (the first ten are drawn above). Would
+#    *you* have got them right?
 # 2. Later lessons explain the model's **logits**, not its softmax probabilities. Why might
 #    the gradient of a probability that is already 0.999 say little about the input?
 #
 # <!-- BEGIN SOLUTION -->
-# **Answers.** (1) Misclassified digits are usually badly written: a 4 with an open top,
-# a 7 with a bar, a 9 that looks like a 4; many would fool a person too. (2) The softmax
+# **Answers.** (1) Some of them are ambiguous to a person too (the 9 drawn like a 4, the
+# 2 that could be a 7); others, such as the clear 5 read as a 3, a person gets right at
+# once. The model's mistakes are not all the ones we would make. (2) The softmax
 # saturates: near 0 or 1 its derivative $p(1-p)$ is tiny, so the gradient of the
 # probability vanishes even though the input clearly matters. Logits do not saturate;
 # lesson 04 (gradient saturation) and lesson 08 (softmax vs pre-softmax gradients) come
