@@ -15,8 +15,8 @@ value against the paper once more. Only what a lesson quotes is here.
 
 from __future__ import annotations
 
-__all__ = ["LIME_RECALL", "LIME_TRUST_F1", "ANCHORS_SIMULATED_USERS", "DEEPLIFT_PROTOCOL", "WOODS_ARA",
-           "GRADCAM_CLASS_DISCRIMINATION", "GRADCAM_LOCALISATION", "cite"]
+__all__ = ["LIME_RECALL", "LIME_TRUST_F1", "LIME_NEWSGROUPS_LEAK", "ANCHORS_SIMULATED_USERS", "DEEPLIFT_PROTOCOL", "WOODS_ARA",
+           "GRADCAM_CLASS_DISCRIMINATION", "GRADCAM_LOCALISATION", "GOODFELLOW_FGSM", "MADRY_MNIST", "cite"]
 
 _GRADCAM_PAPER = ('R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh, D. Batra, "Grad-CAM: Visual '
                   'Explanations from Deep Networks via Gradient-based Localization", ICCV 2017')
@@ -54,6 +54,15 @@ LIME_TRUST_F1 = {
             "SVM": {"LIME": 96.7, "Parzen": 92.3, "greedy": 53.3, "random": 14.7},
         },
     },
+}
+
+LIME_NEWSGROUPS_LEAK = {
+    "paper": _LIME_PAPER,
+    "where": "section 3.4 (example 1: text classification with SVMs)",
+    "data": "20 Newsgroups, the Christianity and Atheism posts; an SVM with an RBF kernel on unigrams",
+    "unit": "per cent",
+    "values": {"20 Newsgroups": {"held-out accuracy": 94, "training posts with 'Posting'": 22,
+                                 "of those, in 'Atheism'": 99}},
 }
 
 ANCHORS_SIMULATED_USERS = {
@@ -113,6 +122,26 @@ GRADCAM_LOCALISATION = {
     "data": "ILSVRC-15 validation set; an error is a wrong class or a box with IoU < 0.5",
     "unit": "localisation error (%)",
     "values": {"ILSVRC-15 validation": {"Grad-CAM (VGG-16)": {"top-1": 56.51, "top-5": 46.41}}},
+}
+
+GOODFELLOW_FGSM = {
+    "paper": ('I. J. Goodfellow, J. Shlens, C. Szegedy, "Explaining and Harnessing Adversarial Examples", '
+              'ICLR 2015'),
+    "where": "section 4 (linear perturbation of non-linear models), FGSM with eps 0.25",
+    "data": "MNIST test set; a shallow softmax classifier and a maxout network",
+    "unit": "per cent: error rate on the adversarial examples, and the mean confidence in the wrong class",
+    "values": {"MNIST": {"shallow softmax": {"error rate": 99.9, "mean confidence": 79.3},
+                         "maxout network": {"error rate": 89.4, "mean confidence": 97.6}}},
+}
+
+MADRY_MNIST = {
+    "paper": ('A. Madry, A. Makelov, L. Schmidt, D. Tsipras, A. Vladu, "Towards Deep Learning Models Resistant '
+              'to Adversarial Attacks", ICLR 2018'),
+    "where": "Table 1 (MNIST), white-box PGD attacks on their adversarially trained network (source A)",
+    "data": "MNIST test set, L-inf eps 0.3",
+    "unit": "accuracy (%) under the attack",
+    "values": {"MNIST": {"PGD, 40 steps, 1 restart": 93.2, "PGD, 100 steps, 1 restart": 91.8,
+                         "PGD, 40 steps, 20 restarts": 90.4, "PGD, 100 steps, 20 restarts": 89.3}},
 }
 
 

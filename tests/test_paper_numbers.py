@@ -85,6 +85,33 @@ def test_gradcam_localisation_error():
         "ILSVRC-15 validation": {"Grad-CAM (VGG-16)": {"top-1": 56.51, "top-5": 46.41}}}
 
 
+def test_lime_newsgroups_leak():
+    # Ribeiro et al., KDD 2016, section 3.4: "Although this classifier achieves 94% held-out accuracy ...
+    # The word 'Posting' (part of the email header) appears in 22% of examples in the training set, 99% of them
+    # in the class 'Atheism'."
+    assert papers.LIME_NEWSGROUPS_LEAK["values"] == {"20 Newsgroups": {
+        "held-out accuracy": 94, "training posts with 'Posting'": 22, "of those, in 'Atheism'": 99}}
+
+
+def test_goodfellow_fgsm():
+    # Goodfellow, Shlens, Szegedy, ICLR 2015, section 4: "Using eps = .25, we cause a shallow softmax classifier
+    # to have an error rate of 99.9% with an average confidence of 79.3% on the MNIST test set. Using the same
+    # configuration, a maxout network misclassifies 89.4% of our adversarial examples with an average confidence
+    # of 97.6%."
+    assert papers.GOODFELLOW_FGSM["values"] == {"MNIST": {
+        "shallow softmax": {"error rate": 99.9, "mean confidence": 79.3},
+        "maxout network": {"error rate": 89.4, "mean confidence": 97.6}}}
+
+
+def test_madry_mnist():
+    # Madry et al., ICLR 2018, Table 1 (MNIST, eps 0.3, white-box source A): PGD 40 steps 1 restart 93.2%,
+    # 100 steps 1 restart 91.8%, 40 steps 20 restarts 90.4%, 100 steps 20 restarts 89.3%.
+    values = papers.MADRY_MNIST["values"]["MNIST"]
+    assert values == {"PGD, 40 steps, 1 restart": 93.2, "PGD, 100 steps, 1 restart": 91.8,
+                      "PGD, 40 steps, 20 restarts": 90.4, "PGD, 100 steps, 20 restarts": 89.3}
+    assert min(values.values()) == values["PGD, 100 steps, 20 restarts"]  # the strongest attack
+
+
 def test_course_simulation_uses_the_papers_background():
     from course_utils.simulation import BACKGROUND
 

@@ -515,16 +515,27 @@ plt.show()
 # %% [markdown]
 # ### A leaked token
 #
-# In the paper, an SVM separated "Christianity" from "Atheism" posts with 94% accuracy,
-# and LIME showed that it relied on words like *Posting*, *Host* and *Re*: e-mail header
-# words that happened to appear in 22% of the posts, 99% of them in one class. (The 20
-# Newsgroups data is not available offline, so we **plant** the same kind of leak.)
-# Suppose the positive reviews were collected mostly from a site whose export starts each
-# post with the word *posting*: we add it to 22% of the sentences, 99% of them positive,
-# in the training data and in a test set collected the same way.
+# In the paper, an SVM separated "Christianity" from "Atheism" posts with a high held-out
+# accuracy, and LIME showed that it relied on words like *Posting*, *Host* and *Re*:
+# e-mail header words that happened to appear in a fifth of the training posts, nearly
+# all of them in one class (the paper's numbers are printed below). The 20 Newsgroups data
+# is not available offline, so we **plant** the same kind of leak. Suppose the positive
+# reviews were collected mostly from a site whose export starts each post with the word
+# *posting*: we add it to the paper's share of the sentences, with the paper's share of
+# them positive, in the training data and in a test set collected the same way.
 
 # %%
-def plant_token(frame, rng, token="posting", share=0.22, purity=0.99):
+from course_utils import papers
+
+newsgroups = papers.LIME_NEWSGROUPS_LEAK["values"]["20 Newsgroups"]
+leak_share = newsgroups["training posts with 'Posting'"] / 100
+leak_purity = newsgroups["of those, in 'Atheism'"] / 100
+print(f"the paper: held-out accuracy {newsgroups['held-out accuracy']}%; 'Posting' in {leak_share:.0%} of the "
+      f"training posts, {leak_purity:.0%} of them in 'Atheism'")
+print(papers.cite(papers.LIME_NEWSGROUPS_LEAK))
+
+
+def plant_token(frame, rng, token="posting", share=leak_share, purity=leak_purity):
     """Prefix `token` to a `share` of the sentences, a `purity` fraction of them positive."""
     positive = frame.label.to_numpy() == 1
     p_positive = share * purity / positive.mean()
@@ -782,7 +793,6 @@ for i in submodular_pick(W, 5):
 # %%
 from sklearn.tree import DecisionTreeClassifier
 
-from course_utils import papers
 from course_utils.xai.lime import (count_used_features, greedy_removal, linear_model_features, parzen_gradient,
                                    parzen_proba, random_explanation, recall, select_parzen_sigma, tree_path_features)
 
