@@ -262,7 +262,7 @@ def _tiny_counterfactual():
 
 
 LIBRARY_PATHS = {
-    "1.1": (permutation, "permutation_drop",
+    "1.2": (permutation, "permutation_drop",
             lambda: permutation.permutation_importance(lambda Z: (Z[:, 0] > 0).astype(int), _X, _X[:, 0] > 0, rng=0)),
     "2.1": (lime, "kernel", lambda: lime.lime_tabular(_LOGISTIC, _X[0], _X, n_features=2, n_samples=100, rng=0)),
     "2.5": (lime, "sample_distances", lambda: lime.lime_binary(lambda M: M[:, 0], 4, n_features=2, n_samples=50, rng=0)),
@@ -309,7 +309,7 @@ LIBRARY_PATHS = {
 }
 # References that are public methods in their own right (the lesson's learner writes the method itself)
 # and the few that are not on a library path, each with the reason.
-OWN_RIGHT = {"1.2": "nearest_neighbours: explanation by example", "2.4": "submodular_pick: SP-LIME",
+OWN_RIGHT = {"1.1": "nearest_neighbours: explanation by example", "2.4": "submodular_pick: SP-LIME",
              "4.2": "completeness_gap: the completeness measurement",
              "8.2": "linear_min_linf: the exact smallest L-inf budget against a linear classifier, a measurement "
                     "lesson 08 makes on its softmax model",

@@ -53,14 +53,14 @@ def test_wrong_answer_shows_small_inputs_in_full_and_the_hint(capsys):
 
 
 def test_wrong_answer_shows_large_inputs_by_shape_and_how_to_rebuild_them(capsys):
-    check("1.1", lambda predict_fn, X, y, column, rng: 0.5)
+    check("1.2", lambda predict_fn, X, y, column, rng: 0.5)
     out = capsys.readouterr().out
-    X, y = get_exercise("1.1").cases(np.random.default_rng(0))[0][1:3]
+    X, y = get_exercise("1.2").cases(np.random.default_rng(0))[0][1:3]
     assert "  predict_fn = a function (_threshold_model)\n" in out
     assert (f"  X = array of shape (300, 4) (float64): {X[0, 0]:.4g}, {X[0, 1]:.4g}, {X[0, 2]:.4g}, {X[0, 3]:.4g}, "
             f"... (min {X.min():.4g}, max {X.max():.4g})\n") in out
     assert "  rng = a numpy random Generator (the case's own)\n" in out
-    rebuild = "get_exercise('1.1').cases(np.random.default_rng(0))[0]"
+    rebuild = "get_exercise('1.2').cases(np.random.default_rng(0))[0]"
     assert rebuild in out
     rebuilt = eval(rebuild, {"get_exercise": get_exercise, "np": np})  # the line the learner is told to run
     assert np.array_equal(rebuilt[1], X) and np.array_equal(rebuilt[2], y)

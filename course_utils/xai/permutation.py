@@ -32,7 +32,7 @@ def permutation_drop(predict_fn: Callable, X: np.ndarray, y: np.ndarray, column:
                      rng: np.random.Generator) -> float:
     """Accuracy on ``X`` minus accuracy with column ``column`` shuffled by ``rng.permutation(len(X))``.
 
-    The building block of :func:`permutation_importance` (exercise 1.1).
+    The building block of :func:`permutation_importance` (exercise 1.2).
     """
     check_callable("predict_fn", predict_fn)
     X = check_array("X", X, ndim=2, nonempty=True)
@@ -107,7 +107,7 @@ def permutation_importance(predict_fn: Callable, X, y, *, n_permutations: int = 
 
 
 def nearest_neighbours(X_train: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` rows of ``X_train`` closest to ``x`` (Euclidean), nearest first (exercise 1.2)."""
+    """Indices of the ``k`` rows of ``X_train`` closest to ``x`` (Euclidean), nearest first (exercise 1.1)."""
     X_train, x = check_array("X_train", X_train, ndim=2, nonempty=True), check_array("x", x, ndim=1)
     if len(x) != X_train.shape[1]:
         raise ValueError(f"x must have one value per column of X_train ({X_train.shape[1]}), got {len(x)}.")
@@ -134,11 +134,11 @@ def _neighbour_cases(rng: np.random.Generator) -> list[tuple]:
 
 
 EXERCISES = register(
-    Exercise("1.1", "permutation drop", permutation_drop, _drop_cases,
+    Exercise("1.1", "nearest neighbours", nearest_neighbours, _neighbour_cases,
+             "rank the rows of X_train by their Euclidean distance to x (equal distances keep the lower row "
+             "first) and return the indices of the k closest."),
+    Exercise("1.2", "permutation drop", permutation_drop, _drop_cases,
              "shuffle one column's values across the rows (one permutation drawn from rng, so that the result "
              "is reproducible), keep the other columns, and return how much the accuracy drops: accuracy "
              "before minus accuracy after."),
-    Exercise("1.2", "nearest neighbours", nearest_neighbours, _neighbour_cases,
-             "rank the rows of X_train by their Euclidean distance to x (equal distances keep the lower row "
-             "first) and return the indices of the k closest."),
 )

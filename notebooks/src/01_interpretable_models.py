@@ -259,7 +259,7 @@ print("prediction:", ">50K" if tree.predict(person[None])[0] else "<=50K", "| tr
 # kNN's explanation of a prediction is the training people it is based on: an
 # **explanation by example**.
 #
-# **Exercise 1.2 — nearest neighbours.** Return the indices of the `k` rows of `X_train`
+# **Exercise 1.1 — nearest neighbours.** Return the indices of the `k` rows of `X_train`
 # closest to `x` in Euclidean distance, nearest first (use `np.argsort(..., kind="stable")`).
 
 # %%
@@ -268,13 +268,13 @@ from course_utils.xai import permutation  # lesson 01's module: its reference co
 
 
 def nearest_neighbours(X_train, x, k):
-    # BEGIN SOLUTION Exercise 1.2: the k nearest rows, nearest first
+    # BEGIN SOLUTION Exercise 1.1: the k nearest rows, nearest first
     distances = np.linalg.norm(np.asarray(X_train, float) - np.asarray(x, float), axis=1)
     return np.argsort(distances, kind="stable")[:k]
     # END SOLUTION
 
 
-nearest_neighbours = check("1.2", nearest_neighbours)
+nearest_neighbours = check("1.1", nearest_neighbours)
 
 # %%
 knn = models["k nearest neighbours (k=15)"]
@@ -292,21 +292,21 @@ train.frame.iloc[rows[neighbours]]
 # link to the target. The drop in accuracy is that feature's **permutation importance**
 # (Breiman, 2001; Fisher et al., 2019).
 #
-# **Exercise 1.1 — one permutation drop.** Copy `X`, replace column `column` by
+# **Exercise 1.2 — one permutation drop.** Copy `X`, replace column `column` by
 # `X[rng.permutation(len(X)), column]` (call `rng.permutation` exactly once), and return
 # the accuracy on `X` minus the accuracy on the shuffled copy. `predict` maps an array to
 # labels.
 
 # %%
 def permutation_drop(predict, X, y, column, rng):
-    # BEGIN SOLUTION Exercise 1.1: accuracy drop when one column is shuffled
+    # BEGIN SOLUTION Exercise 1.2: accuracy drop when one column is shuffled
     shuffled = X.copy()
     shuffled[:, column] = X[rng.permutation(len(X)), column]
     return np.mean(predict(X) == y) - np.mean(predict(shuffled) == y)
     # END SOLUTION
 
 
-permutation_drop = check("1.1", permutation_drop)
+permutation_drop = check("1.2", permutation_drop)
 
 # %% [markdown]
 # Repeating the shuffle a few times per feature gives a mean and a spread. The course's
