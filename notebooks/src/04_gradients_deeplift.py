@@ -35,7 +35,8 @@ ctx = setup_notebook(seed=0)
 # %% [markdown]
 # ## 1 · The model and a digit (about 3 minutes)
 #
-# The course's MNIST CNN (two convolutions, two dense layers, 99% test accuracy) takes
+# The course's MNIST CNN (two convolutions, two dense layers; its test accuracy is printed
+# below) takes
 # pixels in [0, 1]; its normalisation is its first layer, and each ReLU is a separate,
 # non-in-place module (section 7 shows why that matters). We explain its **logits**, the
 # scores before the softmax: the softmax saturates near 0 and 1 and would add a
@@ -60,6 +61,8 @@ index = int(torch.where(y_test == 8)[0][0])
 digit, label = X_test[index:index + 1].to(device), 8
 with torch.no_grad():
     logits = model(digit)[0].cpu()
+    test_accuracy = torch.cat([model(batch.to(device)).argmax(dim=1).cpu() for batch in X_test.split(2000)]).eq(y_test)
+print(f"test accuracy on {len(X_test)} MNIST test digits: {test_accuracy.float().mean():.1%}")
 print(f"test image {index}: label {int(y_test[index])}, predicted {int(logits.argmax())}; "
       f"logit of 8: {logits[8]:.1f}, of 3: {logits[3]:.1f}")
 
@@ -109,6 +112,7 @@ fig, axes = plt.subplots(1, 4, figsize=(11, 3))
 show_image(digit[0], ax=axes[0], title=f"the digit ({label})")
 show_image(gradient_by_hand[0].abs() / gradient_by_hand.abs().max(), ax=axes[1], title="|gradient| (Simonyan)",
            cmap="inferno")
+fig.colorbar(axes[1].images[0], ax=axes[1], fraction=0.046, label="|gradient| / largest")
 show_attribution(gradient_by_hand[0], ax=axes[2], title="gradient (signed)", colorbar=True)
 show_attribution(input_x_gradient_by_hand[0], ax=axes[3], title="gradient × input", colorbar=True)
 fig.tight_layout()
@@ -565,7 +569,8 @@ def explore_ig(steps=50, reference="black"):
     print(f"sum of IG = {attribution.sum().item():.2f}, f(x) - f(reference) = {change:.2f}")
 
 
-widgets.interact(explore_ig, steps=widgets.IntSlider(value=50, min=1, max=200, description="IG steps"),
+widgets.interact(explore_ig, steps=widgets.IntSlider(value=50, min=1, max=200, description="IG steps",
+                                                     continuous_update=False),
                  reference=widgets.Dropdown(options=list(references), value="black", description="reference"));
 
 # %% [markdown]
@@ -719,7 +724,15 @@ scores = {name: torch.cat([function(batch).detach() for batch in x8.split(50)])
           for name, function in tqdm(score_functions.items(), desc="scoring pixels")}
 
 # %%
-erased_counts = list(range(0, 151, 10)) + [157]
+# NBVAL_CHECK_OUTPUT
+from course_utils import papers
+
+protocol = papers.DEEPLIFT_PROTOCOL["values"]
+print("paper:", papers.cite(papers.DEEPLIFT_PROTOCOL))
+most = protocol["mnist"]["pixels erased at most"]
+print(f"the paper erases at most {most} pixels, {protocol['mnist']['share of the image']:.0%} of the image:",
+      most == round(protocol["mnist"]["share of the image"] * x8[0].numel()))
+erased_counts = list(range(0, most, 10)) + [most]
 
 
 # `erase_top` sets the k highest-scoring pixels with a positive score to 0; `erasure_curve`
@@ -748,7 +761,7 @@ import pandas as pd
 summary = pd.DataFrame({
     "drop after 10 pixels": {name: values[:, erased_counts.index(10)].mean().item() for name, values in drops.items()},
     "drop after 50 pixels": {name: values[:, erased_counts.index(50)].mean().item() for name, values in drops.items()},
-    "drop after 157 pixels": {name: values[:, -1].mean().item() for name, values in drops.items()},
+    f"drop after {most} pixels": {name: values[:, -1].mean().item() for name, values in drops.items()},
     "mean over the curve": {name: values.mean().item() for name, values in drops.items()},
 })
 curve = summary["mean over the curve"]
@@ -763,6 +776,12 @@ print("DeepLIFT within 10% of the best over the curve:", bool(curve["DeepLIFT"] 
 print("guided backprop × input drops the log-odds at least 2x more than random after 10 and after 50 pixels:",
       all(summary[column]["guided backprop × input"] > 2 * summary[column]["random"]
           for column in ("drop after 10 pixels", "drop after 50 pixels")))
+print("Integrated Gradients and gradient × input within 5% of each other over the curve:",
+      bool(abs(curve["Integrated Gradients"] - curve["gradient × input"]) < 0.05 * curve[best_three].max()))
+at_most = summary[f"drop after {most} pixels"]
+print(f"after {most} pixels random is within 10% of guided backprop × input, and below 90% of the other three:",
+      bool(abs(at_most["random"] - at_most["guided backprop × input"]) < 0.1 * at_most["guided backprop × input"]
+           and (at_most["random"] < 0.9 * at_most[best_three]).all()))
 
 # %%
 for column in ("drop after 10 pixels", "drop after 50 pixels", "mean over the curve"):
@@ -779,7 +798,7 @@ fig, axes = plt.subplots(2, len(scores), figsize=(2.8 * len(scores), 5))
 with torch.no_grad():
     start = eight_vs_three(x8[:1]).item()
 for column, (name, score) in enumerate(scores.items()):
-    erased = erase_top(x8[:1], score[:1], 157, positive_only=True)
+    erased = erase_top(x8[:1], score[:1], most, positive_only=True)
     with torch.no_grad():
         after = eight_vs_three(erased).item()
     show_attribution(score[0], ax=axes[0, column], title=name, colorbar=True)
@@ -791,15 +810,17 @@ plt.show()
 # **Compared with the paper.** As in the paper, guided backprop is the weakest attribution
 # method (checked above): its maps barely depend on the class (section 4), so its top
 # pixels are "the digit", not "what makes it an 8 rather than a 3". Yet it is far from
-# useless: it beats random erasure by a wide margin from the first pixels on, and its
+# useless: it beats random erasure by a wide margin over the first 50 pixels, and its
 # shortfall against the best method is printed above (after 10 and 50 pixels, and over
-# the curve); how large it is depends on the network. Also as in the paper, Integrated Gradients and
-# gradient × input are close, which says that saturation is not a big effect for this
-# CNN on MNIST. DeepLIFT with the Rescale rule lands with them; the paper's edge for
-# DeepLIFT came from its RevealCancel rule, which captum does not implement (the paper's
-# appendix reports that Rescale does worse than RevealCancel on this task). The random
-# order catches up at 157 pixels only because erasing 157 random pixels of a digit
-# destroys most of it.
+# the curve); how large it is depends on the network. Also as in the paper, Integrated
+# Gradients and gradient × input are close (checked), which says that saturation is not a
+# big effect for this CNN on MNIST. DeepLIFT with the Rescale rule lands with them; the
+# paper's edge for DeepLIFT came from its RevealCancel rule, which captum does not
+# implement (the paper reports that Rescale does worse than RevealCancel on this task).
+# By 157 pixels the random order has caught up with guided backprop, but not with the
+# three other methods (checked): 157 random pixels of the ink are most of a digit, so
+# erasing them destroys much of the 8 whichever pixels they are, while the better methods
+# erased the right ink first.
 #
 # ## 9 · Experiment 2 of the DeepLIFT paper: motifs in simulated DNA (about 12 minutes)
 #
@@ -824,6 +845,9 @@ dna_test = simulate_motif_sequences(pick(full=1000, fast=400), rng=ctx.rng)
 example = int(torch.where(dna_test.y[:, 0] == 1)[0][0])
 letters = dna_test.strings(example)
 marked = "".join(c.lower() if dna_test.task_mask(0)[example, i] else c for i, c in enumerate(letters))
+print("the paper's sequence length and background frequencies:",
+      dna_train.X.shape[-1] == protocol["dna"]["sequence length"]
+      and np.allclose(BACKGROUND, list(protocol["dna"]["background"].values())))
 print("motif consensus sites:", MOTIFS)
 print(f"test sequence {example} (labels {dna_test.y[example].int().tolist()} for {TASKS}), motifs in lower case:")
 print(marked[:100] + "\n" + marked[100:])
@@ -944,8 +968,8 @@ plt.show()
 # 3. For MNIST the black reference means a black pixel never gets any attribution. When
 #    would that be the wrong question to ask? Which reference would you use for a chest
 #    X-ray? For a DNA sequence?
-# 4. In the erasure experiment, why does the random order catch up at 157 pixels, and why
-#    is it still a useful baseline?
+# 4. In the erasure experiment, why does the random order catch up with guided backprop
+#    at 157 pixels, and why is it still a useful baseline?
 # 5. Why does the course's `deeplift_rescale` not care whether a ReLU module is used twice,
 #    while hook-based implementations do?
 #
@@ -960,9 +984,11 @@ plt.show()
 # reference cannot attribute anything to it; for an X-ray a blurred image or an average
 # healthy scan is a better "nothing"; for DNA the background base frequencies (or shuffled
 # sequences keeping the dinucleotide content), as the paper did. (4) Erasing 157 random
-# pixels of the digit (20% of the image, most of the ink) wipes out most of the 8, so any
-# order ends there; the random curve shows how much of a method's drop is just "erasing
-# ink" rather than erasing the right ink, and early on the gap is large. (5) It follows
+# pixels of the ink (20% of the image, most of a digit's lit pixels) wipes out much of the
+# 8 whichever pixels they are, so by then random erasure does as much as guided backprop,
+# whose top pixels are the digit's shape rather than what separates 8 from 3; the random
+# curve shows how much of a method's drop is just "erasing ink" rather than erasing the
+# right ink, and early on the gap is large. (5) It follows
 # the layers of the Sequential and computes each layer's multipliers from the activations
 # it just computed; hooks store one record per *module*, so a module used twice has its
 # first record overwritten.
