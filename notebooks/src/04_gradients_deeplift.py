@@ -546,8 +546,10 @@ plt.show()
 
 # %% [markdown]
 # The three maps answer three questions, and $\Delta f$ changes with them: with the blurred
-# reference the strokes' edges and the inner loops matter; with the mean image the credit
-# concentrates where this 8 differs from the average digit.
+# reference the strokes' edges and the inner loops matter. With the mean image every
+# attribution is a multiplier times $x_i - x'_i$, so a pixel where this 8 and the average
+# digit agree gets next to none, whatever the network does with it: only where they differ
+# can the map say anything.
 #
 # The widget recomputes Integrated Gradients for a reference and a number of steps. With
 # few steps the sum drifts away from $\Delta f$; note also how the map changes with the
