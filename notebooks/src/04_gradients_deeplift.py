@@ -23,7 +23,7 @@
 # 6. reproduce, at small scale, the two experiments of the DeepLIFT paper: erasing pixels
 #    to turn an MNIST 8 into a 3, and finding motifs in simulated DNA.
 #
-# **Time:** about 90 minutes (full mode runs in about 2 minutes on a laptop CPU).
+# **Time:** about 90 minutes (full mode runs in under a minute on a laptop CPU).
 
 # %%
 #@course_setup

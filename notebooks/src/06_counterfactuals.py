@@ -362,6 +362,9 @@ fig, ax = plt.subplots(figsize=(8, 3.2))
 shown = below_table.sort_values("race changes")
 ax.barh(shown.index, shown["race changes"], color="tab:gray", label="race changes")
 ax.barh(shown.index, shown["turned white / non-white"], color="tab:red", label="turned White (past 0.5)")
+for row, (name, share) in enumerate(shown["race changes"].items()):
+    if share == 0:  # an empty bar: say so instead of leaving a gap
+        ax.text(0.01, row, "race never changes", va="center", fontsize=9)
 ax.set_xlabel("fraction of counterfactuals")
 ax.set_ylabel("group")
 ax.set_title("Students predicted below average: what must change to reach 0?")

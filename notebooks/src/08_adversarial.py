@@ -22,7 +22,7 @@
 # 5. show what an attack does to Grad-CAM and Integrated Gradients, and why gradients of the
 #    softmax output and of the pre-softmax logit tell different stories.
 #
-# **Time:** about 85 minutes (full mode runs in about 10 minutes on a laptop CPU, about a
+# **Time:** about 85 minutes (full mode runs in about 3 minutes on a laptop CPU, about a
 # minute on a GPU; the adversarially trained model comes with the course).
 
 # %%
