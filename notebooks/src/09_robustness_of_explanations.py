@@ -22,7 +22,7 @@
 # 5. train with the input-gradient penalty (double backpropagation) and compare standard,
 #    gradient-regularised, Lipschitz-regularised and PGD-trained models.
 #
-# **Time:** about 75 minutes (full mode runs in about 10 minutes on a laptop CPU).
+# **Time:** about 75 minutes (full mode runs in about 12 minutes on a laptop CPU).
 
 # %%
 #@course_setup

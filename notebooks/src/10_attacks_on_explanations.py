@@ -32,7 +32,7 @@
 #    Grad-CAM and occlusion point at its trigger, and find the poisoned training rows with
 #    spectral signatures and activation clustering.
 #
-# **Time:** about 90 minutes (full mode: about 10 minutes on a laptop CPU; the backdoored
+# **Time:** about 90 minutes (full mode: about 6 minutes on a laptop CPU; the backdoored
 # and the manipulated model come with the course).
 
 # %%

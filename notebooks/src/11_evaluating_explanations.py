@@ -29,7 +29,7 @@
 # 6. read a report card of twelve methods critically: what each column rewards, and how
 #    much the rankings agree.
 #
-# **Time:** about 110 minutes (full mode computes in about 10 minutes on a laptop CPU).
+# **Time:** about 110 minutes (full mode computes in about 12 minutes on a laptop CPU).
 #
 
 # %%

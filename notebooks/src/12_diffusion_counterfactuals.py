@@ -24,7 +24,7 @@
 # 5. name where guided diffusion fails: far targets, guidance by a non-robust classifier,
 #    and its cost.
 #
-# **Time:** about 80 minutes (full mode computes in roughly 10 minutes on a laptop CPU).
+# **Time:** about 80 minutes (full mode computes in about a minute on a laptop CPU).
 #
 
 # %%
