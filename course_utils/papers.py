@@ -15,8 +15,8 @@ value against the paper once more. Only what a lesson quotes is here.
 
 from __future__ import annotations
 
-__all__ = ["LIME_RECALL", "LIME_TRUST_F1", "LIME_NEWSGROUPS_LEAK", "ANCHORS_SIMULATED_USERS", "DEEPLIFT_PROTOCOL", "WOODS_ARA",
-           "GRADCAM_CLASS_DISCRIMINATION", "GRADCAM_LOCALISATION", "GOODFELLOW_FGSM", "MADRY_MNIST", "cite"]
+__all__ = ["LIME_RECALL", "LIME_TRUST_F1", "LIME_NEWSGROUPS_LEAK", "ANCHORS_SIMULATED_USERS", "DEEPLIFT_PROTOCOL",
+           "WOODS_ARA", "GRADCAM_CLASS_DISCRIMINATION", "GRADCAM_LOCALISATION", "GOODFELLOW_FGSM", "MADRY_MNIST", "cite"]
 
 _GRADCAM_PAPER = ('R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh, D. Batra, "Grad-CAM: Visual '
                   'Explanations from Deep Networks via Gradient-based Localization", ICCV 2017')

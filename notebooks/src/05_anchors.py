@@ -809,11 +809,11 @@ for dataset in ("adult", "compas"):
     lengths = pd.Series([len(r.predicates) for r in part.anchor], dtype=float)
     confidence = pd.Series(part.confidence.to_numpy())
     correlation = length_trend[dataset] = lengths.corr(confidence, method="spearman")
+    mean_length[dataset, True], mean_length[dataset, False] = lengths[confidence < 0.5].mean(), lengths[confidence >= 0.5].mean()
     print(f"{dataset}, {len(part)} anchors: rank correlation of length and confidence {correlation:.2f} "
           f"({'longer anchors for less confident predictions' if correlation <= -0.3 else 'no clear trend'}; "
-          f"a trend is called clear from -0.3 down); mean length {lengths[confidence < 0.5].mean():.1f} "
-          f"predicates below confidence 0.5, {lengths[confidence >= 0.5].mean():.1f} above")
-    mean_length[dataset, True], mean_length[dataset, False] = lengths[confidence < 0.5].mean(), lengths[confidence >= 0.5].mean()
+          f"a trend is called clear from -0.3 down); mean length {mean_length[dataset, True]:.1f} "
+          f"predicates below confidence 0.5, {mean_length[dataset, False]:.1f} above")
 pooled_trend = pd.Series([len(r.predicates) for r in pooled.anchor], dtype=float).corr(
     pd.Series(pooled.confidence.to_numpy()), method="spearman")
 print(f"both data sets pooled, {len(pooled)} anchors: rank correlation {pooled_trend:.2f}")
